@@ -1,0 +1,85 @@
+"""The Engine API application: routing with docker's version prefixes,
+and the one place where errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import web
+
+from berth import API_VERSION, MIN_API_VERSION
+from berth.api import containers, images, system, unsupported
+from berth.errors import BerthError, InvalidParameter, NotModified, http_status
+
+log = logging.getLogger("berth.api")
+
+VERSION_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
+
+
+def _version_tuple(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except NotModified:
+        return web.Response(status=304)
+    except BerthError as e:
+        status = http_status(e)
+        if status >= 500:
+            log.error("%s %s: %s", request.method, request.path, e.message)
+        else:
+            log.debug("%s %s: %s", request.method, request.path, e.message)
+        return web.json_response({"message": e.message}, status=status)
+    except web.HTTPException as e:
+        if e.status == 404:
+            return web.json_response({"message": "page not found"}, status=404)
+        if e.status == 405:
+            return web.json_response({"message": "page not found"}, status=404)
+        raise
+    except (ConnectionResetError, BrokenPipeError):
+        raise
+    except Exception as e:  # a bug: say so, keep serving
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response({"message": f"internal error: {e}"}, status=500)
+
+
+def version_check(path: str) -> None:
+    m = VERSION_PREFIX.match(path)
+    if not m:
+        return
+    asked = (int(m.group(1)), int(m.group(2)))
+    if asked > _version_tuple(API_VERSION):
+        raise InvalidParameter(f"client version {m.group(1)}.{m.group(2)} is too new. "
+                               f"Maximum supported API version is {API_VERSION}")
+    if asked < _version_tuple(MIN_API_VERSION):
+        raise InvalidParameter(f"client version {m.group(1)}.{m.group(2)} is too old. Minimum supported API "
+                               f"version is {MIN_API_VERSION}, please upgrade your client to a newer version")
+
+
+@web.middleware
+async def version_middleware(request: web.Request, handler) -> web.StreamResponse:
+    version_check(request.path)
+    resp = await handler(request)
+    return resp
+
+
+def make_app(daemon) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware, version_middleware],
+                          client_max_size=1 << 40, handler_args={"max_field_size": 1 << 20})
+    app["daemon"] = daemon
+
+    def add(method: str, path: str, handler) -> None:
+        # Every route answers unprefixed and under /v1.N/.
+        app.router.add_route(method, path, handler)
+        app.router.add_route(method, r"/{_apiversion:v[0-9]+\.[0-9]+}" + path, handler)
+
+    system.routes(add)
+    containers.routes(add)
+    images.routes(add)
+    unsupported.routes(add)
+    return app

@@ -1,0 +1,122 @@
+"""The daemon object: storage, engine and API wired together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from berth.content.blobs import BlobStore
+from berth.engine.containers import ContainerService, EngineConfig
+from berth.engine.events import EventBus
+from berth.errors import System
+from berth.images.store import ImageStore, go_arch
+from berth.snapshots.overlay import OverlaySnapshotter
+from berth.store.metadata import Metadata
+
+log = logging.getLogger("berth.daemon")
+
+INIT_CANDIDATES = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/tini-static",
+                   "/usr/bin/docker-init")
+
+
+@dataclass
+class DaemonConfig:
+    hosts: list[str] = field(default_factory=lambda: ["unix:///run/berth/berth.sock"])
+    data_root: str = "/var/lib/berth"
+    exec_root: str = "/run/berth"
+    pidfile: str = ""
+    default_runtime: str = "crun"
+    runtimes: dict[str, str] = field(default_factory=dict)
+    log_level: str = "info"
+    bip: str = ""
+    iptables: bool = True
+    userland_proxy: bool = True
+    insecure_registries: list[str] = field(default_factory=list)
+    tls: bool | None = None
+    tlsverify: bool = False
+    tlscacert: str = ""
+    tlscert: str = ""
+    tlskey: str = ""
+    group: str = "berth"
+
+
+class Daemon:
+    def __init__(self, cfg: DaemonConfig) -> None:
+        self.cfg = cfg
+        self.arch = go_arch()
+        self.warnings: list[str] = []
+        self.cgroup_version = "1"
+        for name in ("crun", "runc"):
+            path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+            if path and name not in cfg.runtimes:
+                cfg.runtimes[name] = path
+        if cfg.default_runtime not in cfg.runtimes:
+            raise System(f"default runtime {cfg.default_runtime!r} is not installed "
+                         f"(known: {', '.join(sorted(cfg.runtimes)) or 'none'}); apt-get install crun")
+        self.runtime_version = _runtime_version(cfg.runtimes[cfg.default_runtime])
+        os.makedirs(cfg.data_root, mode=0o710, exist_ok=True)
+        os.makedirs(cfg.exec_root, mode=0o700, exist_ok=True)
+        self.daemon_id = _engine_id(cfg.data_root)
+        self.md = Metadata(os.path.join(cfg.data_root, "berth.db"))
+        self.blobs = BlobStore(os.path.join(cfg.data_root, "content", "blobs"))
+        self.snaps = OverlaySnapshotter(os.path.join(cfg.data_root, "overlay"))
+        self.images = ImageStore(self.md, self.blobs, self.snaps)
+        self.events = EventBus()
+        init = next((p for p in INIT_CANDIDATES if os.path.exists(p)), None)
+        self.containers = ContainerService(
+            EngineConfig(cfg.data_root, cfg.exec_root, cfg.default_runtime, cfg.runtimes, init),
+            self.md, self.images, self.snaps, self.events)
+
+    def check_host(self) -> None:
+        """The host traps of this machine kind, handled before anything runs."""
+        from berth.runtime import host
+
+        info = host.check_cgroups()
+        self.cgroup_version = "2" if getattr(info, "layout", "") == "v2" else "1"
+        if "crun" in self.cfg.runtimes:
+            try:
+                host.ensure_crun_cgroups(log)
+            except Exception as e:  # crun unusable: say why, keep runc usable
+                msg = getattr(e, "message", str(e))
+                self.warnings.append(msg)
+                log.warning("%s", msg)
+                if self.cfg.default_runtime == "crun":
+                    raise
+
+    async def startup(self) -> None:
+        self.blobs.clean_ingest()
+        self.images.clean_orphan_layers()
+        await self.containers.reconcile()
+
+    def close(self) -> None:
+        self.md.close()
+
+
+def _engine_id(data_root: str) -> str:
+    path = os.path.join(data_root, "engine-id")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        ident = secrets.token_hex(16)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(ident)
+        os.rename(tmp, path)
+        return ident
+
+
+def _runtime_version(binary: str) -> str:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    first = out.splitlines()[0] if out else ""
+    return first.split()[-1] if first else ""
+
+

@@ -1,0 +1,690 @@
+"""Container lifecycle: create, start, stop, kill, remove, wait, rename.
+
+Desired and observed state go to SQLite before a request is answered; the
+live process state comes from each container's monitor, never from memory,
+so a restarted daemon rebuilds everything with `reconcile()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal as sig
+import time
+from dataclasses import dataclass
+
+from berth.engine import monitor_link, names
+from berth.engine.events import EventBus
+from berth.engine.model import Container, merge_image_config, new_state
+from berth.engine.rootfs_files import check_command, write_etc_files
+from berth.engine.signals import parse_signal
+from berth.errors import (BerthError, Conflict, ContainerNotFound, InvalidParameter, NotModified,
+                          System)
+from berth.images.store import ImageStore
+from berth.snapshots.overlay import OverlaySnapshotter
+from berth.store.metadata import Metadata, dumps
+from berth.timefmt import ZERO_TIME, rfc3339nano
+
+log = logging.getLogger("berth.engine")
+
+SUPPORTED_LOG_DRIVERS = ("json-file", "none")
+
+
+@dataclass
+class EngineConfig:
+    data_root: str
+    exec_root: str
+    default_runtime: str
+    runtimes: dict[str, str]        # name -> binary path
+    init_binary: str | None
+
+
+class ContainerService:
+    def __init__(self, cfg: EngineConfig, md: Metadata, images: ImageStore,
+                 snaps: OverlaySnapshotter, events: EventBus) -> None:
+        self.cfg = cfg
+        self.md = md
+        self.images = images
+        self.snaps = snaps
+        self.events = events
+        self.containers: dict[str, Container] = {}
+        self.by_name: dict[str, str] = {}
+        os.makedirs(os.path.join(cfg.data_root, "containers"), exist_ok=True)
+        os.makedirs(os.path.join(cfg.exec_root, "c"), exist_ok=True)
+
+    # ------------------------------------------------------------------ lookup
+    def get(self, ref: str) -> Container:
+        """By full id, name (with or without /), or unique id prefix, like docker."""
+        c = self.containers.get(ref)
+        if c is not None:
+            return c
+        cid = self.by_name.get(ref if ref.startswith("/") else "/" + ref)
+        if cid is not None:
+            return self.containers[cid]
+        if ref and all(ch in "0123456789abcdef" for ch in ref):
+            matches = [c for cid, c in self.containers.items() if cid.startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise ContainerNotFound(ref)
+
+    def state_dir(self, cid: str) -> str:
+        return os.path.join(self.cfg.data_root, "containers", cid)
+
+    def run_dir(self, cid: str) -> str:
+        return os.path.join(self.cfg.exec_root, "c", cid)
+
+    def monitor_socket(self, cid: str) -> str:
+        return os.path.join(self.run_dir(cid), "m.sock")
+
+    def users_of_image(self, image_id: str) -> list[tuple[str, bool]]:
+        return [(c.id, c.running) for c in self.containers.values() if c.doc["Image"] == image_id]
+
+    # ------------------------------------------------------------------ create
+    def create(self, body: dict, name: str | None) -> tuple[Container, list[str]]:
+        warnings: list[str] = []
+        if name:
+            if not names.VALID_NAME.match(name):
+                raise InvalidParameter(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            full = "/" + name.lstrip("/")
+            if full in self.by_name:
+                other = self.by_name[full]
+                raise Conflict(f'Conflict. The container name "{full}" is already in use by container "{other}". '
+                               "You have to remove (or rename) that container to be able to reuse that name.")
+        else:
+            full = "/" + names.generate(self.by_name)
+        image_ref = body.get("Image") or ""
+        if not image_ref:
+            raise InvalidParameter("config cannot be empty in order to create a container")
+        image = self.images.resolve(image_ref)
+        host_config = _host_config(body.get("HostConfig") or {})
+        _validate_host_config(host_config, self.cfg)
+        config = _container_config(body)
+        config["Image"] = image_ref
+        config = merge_image_config(image.config.get("config") or {}, config)
+        entry = config.get("Entrypoint") or []
+        cmd = config.get("Cmd") or []
+        argv = [*entry, *cmd]
+        if not argv:
+            raise InvalidParameter("no command specified")
+        cid = secrets.token_hex(32)
+        if not config.get("Hostname"):
+            config["Hostname"] = cid[:12]
+        if host_config.get("NetworkMode") in ("", None):
+            host_config["NetworkMode"] = "bridge"
+        created = rfc3339nano()
+        state_dir = self.state_dir(cid)
+        log_type = host_config["LogConfig"]["Type"]
+        doc = {
+            "Id": cid,
+            "Created": created,
+            "Path": argv[0],
+            "Args": argv[1:],
+            "Image": image.id,
+            "ResolvConfPath": os.path.join(state_dir, "resolv.conf"),
+            "HostnamePath": os.path.join(state_dir, "hostname"),
+            "HostsPath": os.path.join(state_dir, "hosts"),
+            "LogPath": os.path.join(state_dir, f"{cid}-json.log") if log_type == "json-file" else "",
+            "Name": full,
+            "RestartCount": 0,
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": None,
+            "HostConfig": host_config,
+            "GraphDriver": {"Name": "overlay2", "Data": self._graph_data(cid)},
+            "Mounts": [],
+            "Config": config,
+            "NetworkSettings": _network_settings(host_config["NetworkMode"]),
+            "_LayerChain": self.images.layer_chain(image),
+            "_ImageSize": image.size,
+        }
+        os.makedirs(state_dir, exist_ok=True)
+        self.snaps.prepare(cid)
+        state = new_state()
+        # The row is the commit point: a crash before it leaves only directories
+        # that reconcile() removes; after it, a complete container.
+        self.md.execute("INSERT INTO containers(id, name, image_id, doc, state) VALUES (?,?,?,?,?)",
+                        (cid, full, image.id, dumps(doc), dumps(state)))
+        c = Container(doc, state)
+        self.containers[cid] = c
+        self.by_name[full] = cid
+        self.events.publish("container", "create", cid, self._attrs(c))
+        return c, warnings
+
+    def _graph_data(self, cid: str) -> dict:
+        base = self.snaps.container_dir(cid)
+        return {"MergedDir": f"{base}/merged", "UpperDir": f"{base}/upper", "WorkDir": f"{base}/work"}
+
+    def _attrs(self, c: Container, **extra: str) -> dict:
+        attrs = {"image": c.config.get("Image", ""), "name": c.name.lstrip("/")}
+        attrs.update({k: v for k, v in (c.config.get("Labels") or {}).items()})
+        attrs.update(extra)
+        return attrs
+
+    def _save_state(self, c: Container) -> None:
+        self.md.execute("UPDATE containers SET state=? WHERE id=?", (dumps(c.state), c.id))
+
+    def _save_doc(self, c: Container) -> None:
+        self.md.execute("UPDATE containers SET doc=?, name=? WHERE id=?", (dumps(c.doc), c.name, c.id))
+
+    # ------------------------------------------------------------------ start
+    async def start(self, ref: str) -> None:
+        c = self.get(ref)
+        async with c.lock:
+            if c.running:
+                raise NotModified("container already started")
+            if c.state.get("Status") == "removing":
+                raise Conflict(f"cannot start container {c.id[:12]}: container is marked for removal")
+            try:
+                await self._start_locked(c)
+            except BerthError as e:
+                c.state["Error"] = e.message
+                c.state["ExitCode"] = 127 if "not found" in e.message or "no such file" in e.message else 128
+                self._save_state(c)
+                self.snaps.unmount(c.id)
+                raise
+
+    async def _start_locked(self, c: Container) -> None:
+        from berth.runtime.spec import SpecRequest, build_spec  # heavy: import on first start
+
+        image_chain = c.doc.get("_LayerChain", [])
+        rootfs = self.snaps.mount(c.id, self.images.cache_ids_for_chain(image_chain))
+        cfg, hc = c.config, c.host_config
+        env = list(cfg.get("Env") or [])
+        check_command(rootfs, c.doc["Path"], env, cfg.get("WorkingDir") or "/")
+        run_dir = self.run_dir(c.id)
+        os.makedirs(run_dir, exist_ok=True)
+        for stale in ("exit.json", "runtime.log", "pid"):
+            try:
+                os.unlink(os.path.join(run_dir, stale))
+            except FileNotFoundError:
+                pass
+        netns, extra_mounts = self._network(c)
+        spec = build_spec(SpecRequest(
+            container_id=c.id,
+            rootfs=rootfs,
+            args=[c.doc["Path"], *c.doc["Args"]],
+            config=cfg,
+            host_config=hc,
+            netns=netns,
+            extra_mounts=extra_mounts,
+            cgroups_path=f"/berth/{c.id}",
+            init_binary=self.cfg.init_binary,
+            seccomp_profile=None,
+        ))
+        with open(os.path.join(run_dir, "config.json"), "w") as f:
+            json.dump(spec, f)
+        runtime_name = hc.get("Runtime") or self.cfg.default_runtime
+        runtime = self.cfg.runtimes.get(runtime_name)
+        if runtime is None:
+            raise InvalidParameter(f"unknown or invalid runtime name: {runtime_name}")
+        log_cfg = hc.get("LogConfig") or {}
+        max_size, max_file = _log_limits(log_cfg.get("Config") or {})
+        params = {
+            "id": c.id,
+            "runtime": runtime,
+            "runtime_root": os.path.join(self.cfg.exec_root, "runtime-" + runtime_name),
+            "runtime_log": os.path.join(run_dir, "runtime.log"),
+            "bundle": run_dir,
+            "socket": self.monitor_socket(c.id),
+            "exit_file": os.path.join(run_dir, "exit.json"),
+            "pid_file": os.path.join(run_dir, "pid"),
+            "tty": bool(cfg.get("Tty")),
+            "stdin": bool(cfg.get("OpenStdin")),
+            "log_path": c.doc["LogPath"] or None,
+            "log_max_size": max_size,
+            "log_max_file": max_file,
+            "console_size": hc.get("ConsoleSize") if any(hc.get("ConsoleSize") or []) else None,
+        }
+        starting = await monitor_link.spawn(params, os.path.join(run_dir, "params.json"),
+                                            os.path.join(run_dir, "monitor.log"))
+        # Connect the watcher and every waiting attach stream before the first byte.
+        try:
+            watch = await monitor_link.connect(self.monitor_socket(c.id), {"op": "watch"})
+            pending, c.pending_attach = c.pending_attach, []
+            for attach in pending:
+                attach.set_result(await monitor_link.connect(self.monitor_socket(c.id), attach.request))
+        except BaseException:
+            starting.abort()
+            raise
+        pid = await starting.go(1 + len(pending))
+        c.stop_requested = False
+        c.state.update({"Status": "running", "Running": True, "Paused": False, "Restarting": False,
+                        "OOMKilled": False, "Dead": False, "Pid": pid, "ExitCode": 0, "Error": "",
+                        "StartedAt": rfc3339nano(), "FinishedAt": ZERO_TIME})
+        self._save_state(c)
+        c.watch_task = asyncio.ensure_future(self._watch(c, watch))
+        self.events.publish("container", "start", c.id, self._attrs(c))
+
+    def _network(self, c: Container) -> tuple[str | None, list[dict]]:
+        hc = c.host_config
+        mode = hc.get("NetworkMode") or "bridge"
+        netns: str | None = None
+        if mode == "host":
+            netns = "host"
+        elif mode.startswith("container:"):
+            other = self.get(mode.split(":", 1)[1])
+            if not other.running:
+                raise Conflict(f"cannot join network of a non running container: {other.id}")
+            netns = f"/proc/{other.state['Pid']}/ns/net"
+        paths = write_etc_files(self.state_dir(c.id), c.config.get("Hostname", ""),
+                                c.config.get("Domainname", ""), hc.get("ExtraHosts") or [],
+                                hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or [])
+        mounts = []
+        for name, dest in (("resolv.conf", "/etc/resolv.conf"), ("hostname", "/etc/hostname"),
+                           ("hosts", "/etc/hosts")):
+            opts = ["rbind", "rprivate"] + (["ro"] if hc.get("ReadonlyRootfs") else [])
+            mounts.append({"destination": dest, "type": "bind", "source": paths[name], "options": opts})
+        return netns, mounts
+
+    async def _watch(self, c: Container, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+        reader, writer = conn
+        exit_info: dict | None = None
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                msg = json.loads(line)
+                if "exit_code" in msg:
+                    exit_info = msg
+                    break
+        except (ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+        if exit_info is None:
+            exit_info = self._exit_file(c.id)
+        await self._on_exit(c, exit_info)
+
+    def _exit_file(self, cid: str) -> dict:
+        try:
+            with open(os.path.join(self.run_dir(cid), "exit.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            # The monitor died without a record (killed, or the host went down).
+            return {"exit_code": 255, "finished_at": rfc3339nano()}
+
+    async def _on_exit(self, c: Container, exit_info: dict) -> None:
+        code = int(exit_info.get("exit_code", 255))
+        c.state.update({"Status": "exited", "Running": False, "Paused": False, "Restarting": False,
+                        "Pid": 0, "ExitCode": code,
+                        "FinishedAt": exit_info.get("finished_at") or rfc3339nano()})
+        if c.id in self.containers:
+            self._save_state(c)
+        self.snaps.unmount(c.id)
+        c.watch_task = None
+        self.events.publish("container", "die", c.id, self._attrs(c, exitCode=str(code)))
+        waiters, c.exit_waiters = c.exit_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(code)
+        if c.host_config.get("AutoRemove") and c.id in self.containers and c.state["Status"] != "removing":
+            try:
+                await self.remove(c.id, force=True, volumes=True)
+            except BerthError as e:
+                log.warning("auto-remove of %s failed: %s", c.id[:12], e.message)
+
+    # ------------------------------------------------------------------ signals
+    async def _signal(self, c: Container, signum: int) -> None:
+        try:
+            reply = await monitor_link.request(self.monitor_socket(c.id), {"op": "kill", "signal": signum})
+        except monitor_link.MonitorGone:
+            return
+        if "error" in reply:
+            raise System(f"cannot kill container: {c.id}: {reply['error']}")
+
+    async def kill(self, ref: str, signal: str | None) -> None:
+        c = self.get(ref)
+        signum = parse_signal(signal, sig.SIGKILL)
+        if not c.running:
+            raise Conflict(f"Cannot kill container: {ref}: container {c.id} is not running")
+        if signum in (sig.SIGKILL, sig.SIGTERM, sig.SIGINT):
+            c.stop_requested = True
+        await self._signal(c, signum)
+        self.events.publish("container", "kill", c.id, self._attrs(c, signal=str(signum)))
+
+    def _exit_future(self, c: Container) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        c.exit_waiters.append(fut)
+        return fut
+
+    async def stop(self, ref: str, timeout: int | None, signal: str | None = None) -> None:
+        c = self.get(ref)
+        if not c.running:
+            raise NotModified("container already stopped")
+        await self._stop(c, timeout, signal)
+        self.events.publish("container", "stop", c.id, self._attrs(c))
+
+    async def _stop(self, c: Container, timeout: int | None, signal: str | None) -> None:
+        c.stop_requested = True
+        if timeout is None:
+            timeout = c.config.get("StopTimeout")
+            if timeout is None:
+                timeout = 10
+        signum = parse_signal(signal or c.config.get("StopSignal") or "SIGTERM")
+        done = self._exit_future(c)
+        if timeout != 0:
+            self.events.publish("container", "kill", c.id, self._attrs(c, signal=str(signum)))
+            await self._signal(c, signum)
+            try:
+                await asyncio.wait_for(asyncio.shield(done), None if timeout < 0 else timeout)
+                return
+            except asyncio.TimeoutError:
+                pass
+        await self._signal(c, sig.SIGKILL)
+        await done
+
+    async def restart(self, ref: str, timeout: int | None, signal: str | None = None) -> None:
+        c = self.get(ref)
+        if c.running:
+            await self._stop(c, timeout, signal)
+        await self.start(c.id)
+        self.events.publish("container", "restart", c.id, self._attrs(c))
+
+    # ------------------------------------------------------------------ wait
+    async def wait(self, ref: str, condition: str) -> int:
+        c = self.get(ref)
+        if condition not in ("", "not-running", "next-exit", "removed"):
+            raise InvalidParameter(f"invalid condition: {condition!r}")
+        if condition == "removed":
+            fut = asyncio.get_running_loop().create_future()
+            c.remove_waiters.append(fut)
+            return await fut
+        if condition in ("", "not-running") and not c.running:
+            return int(c.state.get("ExitCode", 0))
+        return await self._exit_future(c)
+
+    async def wait_ready(self, ref: str, condition: str) -> asyncio.Future:
+        """Register a wait now (before the container starts) and return its future."""
+        c = self.get(ref)
+        loop = asyncio.get_running_loop()
+        if condition == "removed":
+            fut = loop.create_future()
+            c.remove_waiters.append(fut)
+            return fut
+        if condition in ("", "not-running") and not c.running:
+            fut = loop.create_future()
+            fut.set_result(int(c.state.get("ExitCode", 0)))
+            return fut
+        if condition not in ("", "not-running", "next-exit"):
+            raise InvalidParameter(f"invalid condition: {condition!r}")
+        return self._exit_future(c)
+
+    # ------------------------------------------------------------------ remove
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None:
+        c = self.get(ref)
+        if c.state.get("Status") == "removing" and c.id not in self.containers:
+            return
+        if c.running and not force:
+            raise Conflict(f'cannot remove container "{c.name}": container is running: '
+                           "stop the container before removing or force remove")
+        if c.state.get("Status") == "removing":
+            raise Conflict(f"removal of container {c.id[:12]} is already in progress")
+        previous = c.state.get("Status")
+        c.state["Status"] = "removing"
+        # Mark first: a daemon killed from here on finishes the removal at restart.
+        self.md.execute("UPDATE containers SET removing=1, state=? WHERE id=?", (dumps(c.state), c.id))
+        if c.running:
+            done = self._exit_future(c)
+            c.stop_requested = True
+            await self._signal(c, sig.SIGKILL)
+            try:
+                await asyncio.wait_for(done, 30)
+            except asyncio.TimeoutError:
+                c.state["Status"] = previous
+                self.md.execute("UPDATE containers SET removing=0, state=? WHERE id=?", (dumps(c.state), c.id))
+                raise System(f"could not kill container {c.id[:12]}")
+        self._finish_removal(c.id)
+        self.events.publish("container", "destroy", c.id, self._attrs(c))
+        for fut in c.remove_waiters:
+            if not fut.done():
+                fut.set_result(int(c.state.get("ExitCode", 0)))
+        c.remove_waiters = []
+
+    def _finish_removal(self, cid: str) -> None:
+        self.snaps.remove(cid)
+        shutil.rmtree(self.state_dir(cid), ignore_errors=True)
+        shutil.rmtree(self.run_dir(cid), ignore_errors=True)
+        self.md.execute("DELETE FROM containers WHERE id=?", (cid,))
+        c = self.containers.pop(cid, None)
+        if c is not None:
+            self.by_name.pop(c.name, None)
+
+    # ------------------------------------------------------------------ misc verbs
+    def rename(self, ref: str, new_name: str) -> None:
+        c = self.get(ref)
+        if not new_name:
+            raise InvalidParameter("Neither old nor new names may be empty")
+        if not names.VALID_NAME.match(new_name):
+            raise InvalidParameter(f"Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        full = "/" + new_name.lstrip("/")
+        if full == c.name:
+            raise InvalidParameter("Renaming a container with the same name as its current name")
+        if full in self.by_name:
+            raise Conflict(f'Conflict. The container name "{full}" is already in use by container '
+                           f'"{self.by_name[full]}". You have to remove (or rename) that container to be able to reuse that name.')
+        old = c.name
+        self.by_name.pop(old, None)
+        c.doc["Name"] = full
+        self.by_name[full] = c.id
+        self._save_doc(c)
+        self.events.publish("container", "rename", c.id, self._attrs(c, oldName=old))
+
+    async def top(self, ref: str, ps_args: str) -> dict:
+        c = self.get(ref)
+        if not c.running:
+            raise Conflict(f"Container {c.id} is not running")
+        pids = _cgroup_pids(c.id)
+        args = ps_args.split() if ps_args else ["-ef"]
+        proc = await asyncio.create_subprocess_exec("ps", *args, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise System(f"Error running ps: {err.decode(errors='replace').strip()}")
+        lines = out.decode(errors="replace").splitlines()
+        if not lines:
+            return {"Titles": [], "Processes": []}
+        titles = lines[0].split()
+        if "PID" not in titles:
+            raise System(f"Couldn't find PID field in ps output")
+        pid_col = titles.index("PID")
+        processes = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
+                processes.append(fields)
+        return {"Titles": titles, "Processes": processes}
+
+    def list(self, all_: bool, limit: int, filters: dict[str, list[str]]) -> list[Container]:
+        from berth.engine.filters import container_matches
+
+        items = sorted(self.containers.values(), key=lambda c: c.doc["Created"], reverse=True)
+        if not all_ and limit <= 0:
+            items = [c for c in items if c.running]
+        out = [c for c in items if container_matches(c, filters, self)]
+        if limit > 0:
+            out = out[:limit]
+        return out
+
+    async def prune(self, filters: dict[str, list[str]]) -> dict:
+        from berth.engine.filters import container_matches, prune_filters_ok
+
+        prune_filters_ok(filters)
+        deleted, reclaimed = [], 0
+        for c in list(self.containers.values()):
+            if c.running or c.state.get("Status") == "removing":
+                continue
+            if not container_matches(c, filters, self, prune=True):
+                continue
+            reclaimed += self.snaps.upper_size(c.id)
+            await self.remove(c.id, force=False, volumes=False)
+            deleted.append(c.id)
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # ------------------------------------------------------------------ restart of the daemon
+    async def reconcile(self) -> None:
+        """Rebuild live state from SQLite and the monitors still running."""
+        self.snaps.clean_removed()
+        rows = self.md.query("SELECT id, name, doc, state, removing FROM containers")
+        known = set()
+        for row in rows:
+            cid = row["id"]
+            if row["removing"]:
+                log.info("finishing the removal of %s", cid[:12])
+                self._finish_removal(cid)
+                continue
+            known.add(cid)
+            c = Container(json.loads(row["doc"]), json.loads(row["state"]))
+            self.containers[cid] = c
+            self.by_name[c.name] = cid
+            if c.running:
+                try:
+                    conn = await monitor_link.connect(self.monitor_socket(cid), {"op": "watch"})
+                except monitor_link.MonitorGone:
+                    await self._on_exit(c, self._exit_file(cid))
+                    continue
+                c.watch_task = asyncio.ensure_future(self._watch(c, conn))
+                log.info("re-attached to running container %s", cid[:12])
+            else:
+                self.snaps.unmount(cid)
+        # Directories without a row: a create that died before its commit point.
+        for cid in self.snaps.container_ids():
+            if cid not in known:
+                log.info("removing half-created container %s", cid[:12])
+                self.snaps.remove(cid)
+                shutil.rmtree(self.state_dir(cid), ignore_errors=True)
+                shutil.rmtree(self.run_dir(cid), ignore_errors=True)
+
+    def register_attach(self, c: Container, request: dict) -> asyncio.Future:
+        """An attach to a container that is not running yet: connected at start."""
+        fut = asyncio.get_running_loop().create_future()
+        fut.request = request  # type: ignore[attr-defined]
+        c.pending_attach.append(fut)
+        return fut
+
+    def now(self) -> float:
+        return time.time()
+
+
+# ---------------------------------------------------------------------- helpers
+HOST_CONFIG_DEFAULTS: dict = {
+    "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+    "NetworkMode": "bridge", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
+    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "host", "Dns": [], "DnsOptions": [],
+    "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private", "Cgroup": "",
+    "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False, "PublishAllPorts": False,
+    "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ShmSize": 67108864,
+    "Runtime": "", "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "",
+    "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
+    "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
+    "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
+    "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "MemoryReservation": 0,
+    "MemorySwap": 0, "MemorySwappiness": None, "OomKillDisable": None, "PidsLimit": None,
+    "Ulimits": None, "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
+    "MaskedPaths": None, "ReadonlyPaths": None, "Init": None,
+}
+
+CONFIG_KEYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
+               "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
+               "ArgsEscaped", "Image", "Volumes", "WorkingDir", "Entrypoint", "NetworkDisabled",
+               "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell")
+
+
+def _container_config(body: dict) -> dict:
+    cfg = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+           "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False,
+           "Env": None, "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "",
+           "Entrypoint": None, "OnBuild": None, "Labels": {}}
+    for key in CONFIG_KEYS:
+        if key in body and body[key] is not None:
+            cfg[key] = body[key]
+    for key in ("Cmd", "Entrypoint"):
+        if isinstance(cfg.get(key), str):
+            cfg[key] = [cfg[key]]
+    return cfg
+
+
+def _host_config(given: dict) -> dict:
+    hc = json.loads(json.dumps(HOST_CONFIG_DEFAULTS))
+    for key, value in given.items():
+        if value is not None or key in ("Init", "PidsLimit", "OomKillDisable", "MemorySwappiness"):
+            hc[key] = value
+    if not hc.get("LogConfig") or not hc["LogConfig"].get("Type"):
+        hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get("Config") or {}}
+    hc["LogConfig"].setdefault("Config", {})
+    if hc["LogConfig"]["Config"] is None:
+        hc["LogConfig"]["Config"] = {}
+    if not hc.get("RestartPolicy") or not hc["RestartPolicy"].get("Name"):
+        hc["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+    return hc
+
+
+def _validate_host_config(hc: dict, cfg: EngineConfig) -> None:
+    log_type = hc["LogConfig"]["Type"]
+    if log_type not in SUPPORTED_LOG_DRIVERS:
+        raise InvalidParameter(f"logger: no log driver named '{log_type}' is registered")
+    _log_limits(hc["LogConfig"]["Config"])
+    runtime = hc.get("Runtime")
+    if runtime and runtime not in cfg.runtimes:
+        raise InvalidParameter(f"unknown or invalid runtime name: {runtime}")
+    mode = hc.get("NetworkMode") or "bridge"
+    if mode not in ("bridge", "default", "host", "none") and not mode.startswith("container:"):
+        raise InvalidParameter(f"network {mode} not found")
+    if hc.get("AutoRemove") and (hc.get("RestartPolicy") or {}).get("Name") not in ("", "no", None):
+        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
+    policy = (hc.get("RestartPolicy") or {}).get("Name")
+    if policy not in ("", "no", "always", "unless-stopped", "on-failure", None):
+        raise InvalidParameter(f"invalid restart policy: unknown policy '{policy}'; "
+                               "use one of 'no', 'always', 'on-failure', or 'unless-stopped'")
+    try:
+        from berth.runtime.spec import validate_host_config
+    except ImportError:
+        return
+    validate_host_config(hc)
+
+
+def _log_limits(opts: dict) -> tuple[int, int]:
+    from berth.logs.jsonfile import parse_log_opts
+
+    return parse_log_opts(opts)
+
+
+def _network_settings(mode: str) -> dict:
+    networks = {}
+    if mode in ("bridge", "default", "host", "none"):
+        name = "bridge" if mode == "default" else mode
+        networks[name] = {
+            "IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None,
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None,
+        }
+    return {
+        "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": False,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+        "MacAddress": "", "Networks": networks,
+    }
+
+
+def _cgroup_pids(cid: str) -> set[int]:
+    for controller in ("pids", "memory", "cpu,cpuacct", "cpu", "systemd", "unified"):
+        path = f"/sys/fs/cgroup/{controller}/berth/{cid}/cgroup.procs"
+        try:
+            with open(path) as f:
+                return {int(x) for x in f.read().split()}
+        except OSError:
+            continue
+    return set()
+
+

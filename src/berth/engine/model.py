@@ -1,0 +1,167 @@
+"""A container as the daemon keeps it: docker's inspect document.
+
+`doc` is the desired state (Config, HostConfig, names, paths) and changes only
+on create/rename; `state` is the observed State object. Both are stored as
+JSON, so inspect serves them with little translation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from berth.timefmt import ZERO_TIME, unix_from_iso
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def new_state() -> dict:
+    return {
+        "Status": "created", "Running": False, "Paused": False, "Restarting": False,
+        "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+        "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME,
+    }
+
+
+@dataclass
+class Container:
+    doc: dict
+    state: dict
+    # runtime-only: futures woken on exit / removal, pending attach requests
+    exit_waiters: list[asyncio.Future] = field(default_factory=list)
+    remove_waiters: list[asyncio.Future] = field(default_factory=list)
+    pending_attach: list = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    watch_task: asyncio.Task | None = None
+    stop_requested: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.doc["Id"]
+
+    @property
+    def name(self) -> str:
+        return self.doc["Name"]
+
+    @property
+    def running(self) -> bool:
+        return bool(self.state.get("Running"))
+
+    @property
+    def config(self) -> dict:
+        return self.doc["Config"]
+
+    @property
+    def host_config(self) -> dict:
+        return self.doc["HostConfig"]
+
+    def inspect(self, size_rw: int | None = None) -> dict:
+        out = {k: v for k, v in self.doc.items() if not k.startswith("_")}
+        state = {k: v for k, v in self.state.items() if not k.startswith("_")}
+        out["State"] = state
+        if size_rw is not None:
+            out["SizeRw"] = size_rw
+            out["SizeRootFs"] = size_rw + self.doc.get("_ImageSize", 0)
+        return out
+
+    def status_text(self, now: float) -> str:
+        """The human Status column of `docker ps`."""
+        s = self.state
+        if s.get("Status") == "removing":
+            return "Removal In Progress"
+        if s.get("Running"):
+            return "Up " + human_duration(now - unix_from_iso(s["StartedAt"]))
+        if s.get("Status") == "created":
+            return "Created"
+        if s.get("Status") == "dead":
+            return "Dead"
+        finished = s.get("FinishedAt", ZERO_TIME)
+        if finished == ZERO_TIME:
+            return f"Exited ({s.get('ExitCode', 0)})"
+        return f"Exited ({s.get('ExitCode', 0)}) {human_duration(now - unix_from_iso(finished))} ago"
+
+    def summary(self, now: float) -> dict:
+        cfg, hc = self.config, self.host_config
+        command = " ".join([self.doc["Path"], *self.doc["Args"]]) if self.doc.get("Path") else ""
+        return {
+            "Id": self.id,
+            "Names": ["/" + n for n in self.all_names()],
+            "Image": cfg.get("Image", ""),
+            "ImageID": self.doc.get("Image", ""),
+            "Command": command,
+            "Created": unix_from_iso(self.doc["Created"]),
+            "Ports": [],
+            "Labels": cfg.get("Labels") or {},
+            "State": self.state.get("Status", ""),
+            "Status": self.status_text(now),
+            "HostConfig": {"NetworkMode": hc.get("NetworkMode", "default")},
+            "NetworkSettings": {"Networks": self.doc.get("NetworkSettings", {}).get("Networks", {})},
+            "Mounts": self.doc.get("Mounts", []),
+        }
+
+    def all_names(self) -> list[str]:
+        return [self.name.lstrip("/")]
+
+
+def human_duration(seconds: float) -> str:
+    """docker's go-units HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = s // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(s / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{hours // 24 // 365} years"
+
+
+def merge_image_config(image_cfg: dict, cfg: dict) -> dict:
+    """Fill a container's Config from its image's config, docker's way."""
+    merged = dict(cfg)
+    img_env = image_cfg.get("Env") or []
+    env: dict[str, str] = {}
+    order: list[str] = []
+    for item in [*img_env, *(cfg.get("Env") or [])]:
+        key = item.split("=", 1)[0]
+        if key not in env:
+            order.append(key)
+        env[key] = item
+    merged["Env"] = [env[k] for k in order] or None
+    entry_set = cfg.get("Entrypoint") is not None
+    if not entry_set:
+        merged["Entrypoint"] = image_cfg.get("Entrypoint")
+        if not cfg.get("Cmd"):
+            merged["Cmd"] = image_cfg.get("Cmd")
+    elif cfg.get("Entrypoint") == [""] or cfg.get("Entrypoint") == []:
+        merged["Entrypoint"] = None
+    for key in ("WorkingDir", "User", "StopSignal", "Domainname"):
+        if not cfg.get(key) and image_cfg.get(key):
+            merged[key] = image_cfg[key]
+    for key in ("ExposedPorts", "Volumes"):
+        combined = dict(image_cfg.get(key) or {})
+        combined.update(cfg.get(key) or {})
+        merged[key] = combined or None
+    labels = dict(image_cfg.get("Labels") or {})
+    labels.update(cfg.get("Labels") or {})
+    merged["Labels"] = labels
+    if cfg.get("Healthcheck") is None and image_cfg.get("Healthcheck"):
+        merged["Healthcheck"] = image_cfg["Healthcheck"]
+    if image_cfg.get("OnBuild"):
+        merged["OnBuild"] = None
+    return merged

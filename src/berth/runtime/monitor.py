@@ -1,0 +1,500 @@
+"""Per-container monitor: the process that holds a container's stdio.
+
+It runs apart from berthd (its own session, stdlib only, a few MB) so that
+containers outlive the daemon. It creates and starts the container with the
+OCI runtime, becomes its parent (child subreaper), writes the json-file log,
+records the exit status in a file, and serves a unix socket:
+
+    request (one JSON line)                 answer
+    {"op": "watch"}                         {"pid": N} now, {"exit_code": ...} at exit
+    {"op": "attach", "stdin": b, "stdout": b, "stderr": b, "stdin_once": b}
+                                            output frames (docker's 8-byte header, or raw
+                                            bytes with a TTY); bytes sent in go to stdin
+    {"op": "kill", "signal": N}             {"ok": true} or {"error": "..."}
+    {"op": "resize", "h": H, "w": W}        {"ok": true}
+
+Usage: python3 -S -I monitor.py <params.json> <sync-fd>
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from berth.logs.jsonfile import JsonFileWriter  # noqa: E402
+
+PR_SET_CHILD_SUBREAPER = 36
+CHUNK = 65536
+MAX_CLIENT_BACKLOG = 8 * 1024 * 1024
+
+
+def set_subreaper() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def now_rfc3339() -> str:
+    ns = time.time_ns()
+    secs, nanos = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    return (f"{base}.{nanos:09d}".rstrip("0") + "Z") if nanos else base + "Z"
+
+
+def write_atomic(path: str, data: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+class Client:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.op: str | None = None
+        self.req: dict = {}
+        self.out = bytearray()
+
+
+class Monitor:
+    def __init__(self, params: dict, sync_fd: int) -> None:
+        self.p = params
+        self.sync = socket.socket(fileno=sync_fd)
+        self.sync_buf = b""
+        self.cid: str = params["id"]
+        self.tty: bool = params.get("tty", False)
+        self.pid = 0
+        self.exit: dict | None = None
+        self.clients: list[Client] = []
+        self.outputs: dict[int, str] = {}     # fd -> "stdout"/"stderr"
+        self.stdin_w: int | None = None
+        self.master: int | None = None
+        self.log = None
+        if params.get("log_path"):
+            self.log = JsonFileWriter(params["log_path"], params.get("log_max_size", 20 << 20),
+                                      params.get("log_max_file", 3))
+
+    def runtime(self, *args: str) -> list[str]:
+        return [self.p["runtime"], "--root", self.p["runtime_root"], *args]
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        set_subreaper()
+        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+
+        sock_path = self.p["socket"]
+        try:
+            os.unlink(sock_path)
+        except FileNotFoundError:
+            pass
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(sock_path)
+        self.listener.listen(16)
+        self.listener.setblocking(False)
+
+        create = self.runtime("--log", self.p["runtime_log"], "--log-format", "json",
+                              "create", "--bundle", self.p["bundle"], "--pid-file", self.p["pid_file"])
+        child_fds: list[int] = []
+        if self.tty:
+            console_path = os.path.join(os.path.dirname(sock_path), "console.sock")
+            try:
+                os.unlink(console_path)
+            except FileNotFoundError:
+                pass
+            console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            console.bind(console_path)
+            console.listen(1)
+            create += ["--console-socket", console_path]
+            devnull = os.open(os.devnull, os.O_RDWR)
+            stdio = (devnull, devnull, devnull)
+            child_fds.append(devnull)
+        else:
+            console = None
+            if self.p.get("stdin"):
+                in_r, self.stdin_w = os.pipe2(os.O_CLOEXEC)
+            else:
+                in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            self.outputs = {out_r: "stdout", err_r: "stderr"}
+            stdio = (in_r, out_w, err_w)
+            child_fds += [in_r, out_w, err_w]
+        create.append(self.cid)
+
+        proc = subprocess.Popen(create, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2],
+                                close_fds=True)
+        if console is not None:
+            console.settimeout(30)
+            try:
+                conn, _ = console.accept()
+                _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+                self.master = fds[0]
+                conn.close()
+            except OSError:
+                pass
+            console.close()
+        rc = proc.wait()
+        for fd in child_fds:
+            os.close(fd)
+        if rc != 0 or (self.tty and self.master is None):
+            self.fail(self.runtime_error() or f"runtime create exited with status {rc}")
+        with open(self.p["pid_file"]) as f:
+            self.pid = int(f.read().strip())
+        if self.master is not None:
+            self.outputs = {self.master: "stdout"}
+            size = self.p.get("console_size")
+            if size:
+                self.resize(size[0], size[1])
+        self.sync_send({"created": self.pid})
+        go = self.sync_recv()
+        if not go.get("start"):
+            self.kill_quietly(signal.SIGKILL)
+            self.fail("start aborted by the daemon")
+        self.accept_early(int(go.get("attachers", 0)))
+        start = subprocess.run(self.runtime("--log", self.p["runtime_log"], "--log-format", "json",
+                                            "start", self.cid),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+        if start.returncode != 0:
+            msg = self.runtime_error() or start.stderr.decode(errors="replace").strip()
+            self.kill_quietly(signal.SIGKILL)
+            self.fail(msg or "runtime start failed")
+        self.sync_send({"started": self.pid})
+        self.sync.close()
+        for fd in self.outputs:
+            os.set_blocking(fd, False)
+
+    def sync_send(self, msg: dict) -> None:
+        self.sync.sendall((json.dumps(msg) + "\n").encode())
+
+    def sync_recv(self) -> dict:
+        while b"\n" not in self.sync_buf:
+            data = self.sync.recv(4096)
+            if not data:
+                return {}
+            self.sync_buf += data
+        line, self.sync_buf = self.sync_buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def accept_early(self, count: int) -> None:
+        """Take the clients the daemon connected before start, requests included,
+        so that not one byte of output is produced before they listen."""
+        self.listener.setblocking(True)
+        self.listener.settimeout(10)
+        for _ in range(count):
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                break
+            sock.settimeout(10)
+            client = Client(sock)
+            try:
+                while b"\n" not in client.buf:
+                    data = sock.recv(4096)
+                    if not data:
+                        break
+                    client.buf += data
+            except OSError:
+                pass
+            sock.setblocking(False)
+            self.clients.append(client)
+            if b"\n" in client.buf:
+                line, client.buf = client.buf.split(b"\n", 1)
+                client.req = json.loads(line)
+                client.op = client.req.get("op")
+                self.handle_request(client)
+                if client.buf and client.op == "attach":
+                    rest, client.buf = client.buf, b""
+                    self.on_stdin(client, rest)
+        self.listener.setblocking(False)
+
+    def runtime_error(self) -> str:
+        """The last error the runtime logged (its --log file, JSON lines)."""
+        msg = ""
+        try:
+            with open(self.p["runtime_log"]) as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    if entry.get("level") in ("error", "fatal"):
+                        msg = entry.get("msg", "")
+        except OSError:
+            pass
+        return msg
+
+    def fail(self, message: str) -> None:
+        try:
+            self.sync_send({"error": message})
+        except OSError:
+            pass
+        subprocess.run(self.runtime("delete", "--force", self.cid), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        try:
+            os.unlink(self.p["socket"])
+        except OSError:
+            pass
+        os._exit(1)
+
+    def kill_quietly(self, sig: int) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except OSError:
+            pass
+
+    def resize(self, h: int, w: int) -> None:
+        if self.master is not None:
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> None:
+        while True:
+            if self.exit is not None and not self.outputs:
+                break
+            rlist = [self.wake_r, self.listener, *self.outputs]
+            wlist = []
+            for c in self.clients:
+                rlist.append(c.sock)
+                if c.out:
+                    wlist.append(c.sock)
+            timeout = None
+            if self.exit is not None:
+                timeout = 0.5  # drain what is left; orphaned writers may hold a pipe open
+            try:
+                readable, writable, _ = select.select(rlist, wlist, [], timeout)
+            except InterruptedError:
+                continue
+            if not readable and not writable and self.exit is not None:
+                break
+            for r in readable:
+                if r is self.wake_r:
+                    self.on_signal()
+                elif r is self.listener:
+                    self.accept()
+                elif isinstance(r, int):
+                    self.on_output(r)
+                else:
+                    self.on_client(r)
+            for w in writable:
+                self.flush_client(w)
+        self.finish()
+
+    def on_signal(self) -> None:
+        try:
+            while os.read(self.wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                code = os.waitstatus_to_exitcode(status)
+                self.exit = {"exit_code": code if code >= 0 else 128 - code,
+                             "finished_at": now_rfc3339(), "pid": self.pid}
+
+    def on_output(self, fd: int) -> None:
+        try:
+            data = os.read(fd, CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno != errno.EIO:  # a pty master reads EIO once the slave side is closed
+                raise
+            data = b""
+        if not data:
+            del self.outputs[fd]
+            if fd != self.master:
+                os.close(fd)
+            return
+        stream = self.outputs[fd]
+        if self.log is not None:
+            self.log.write(stream, data)
+        for c in self.clients:
+            if c.op == "attach" and c.req.get(stream):
+                if self.tty:
+                    c.out += data
+                else:
+                    c.out += struct.pack(">BxxxI", 1 if stream == "stdout" else 2, len(data)) + data
+                if len(c.out) > MAX_CLIENT_BACKLOG:
+                    del c.out[: len(c.out) - MAX_CLIENT_BACKLOG]  # a stuck client must not stall the container
+
+    def accept(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        sock.setblocking(False)
+        self.clients.append(Client(sock))
+
+    def on_client(self, sock: socket.socket) -> None:
+        client = next(c for c in self.clients if c.sock is sock)
+        try:
+            data = sock.recv(CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if client.op is None:
+            if not data:
+                self.drop(client)
+                return
+            client.buf += data
+            if b"\n" not in client.buf:
+                return
+            line, rest = client.buf.split(b"\n", 1)
+            client.buf = b""
+            try:
+                client.req = json.loads(line)
+            except ValueError:
+                self.drop(client)
+                return
+            client.op = client.req.get("op")
+            self.handle_request(client)
+            data = rest
+            if client.op != "attach" or not data:
+                return
+        if client.op == "attach":
+            self.on_stdin(client, data)
+        elif not data:
+            self.drop(client)
+
+    def handle_request(self, client: Client) -> None:
+        op, req = client.op, client.req
+        if op == "watch":
+            client.out += (json.dumps({"pid": self.pid}) + "\n").encode()
+            if self.exit is not None and not self.outputs:
+                client.out += (json.dumps(self.exit) + "\n").encode()
+        elif op == "kill":
+            try:
+                if self.exit is None:
+                    os.kill(self.pid, int(req.get("signal", signal.SIGKILL)))
+                client.out += b'{"ok": true}\n'
+            except OSError as e:
+                client.out += (json.dumps({"error": e.strerror}) + "\n").encode()
+        elif op == "resize":
+            try:
+                self.resize(int(req["h"]), int(req["w"]))
+                client.out += b'{"ok": true}\n'
+            except (OSError, KeyError, ValueError) as e:
+                client.out += (json.dumps({"error": str(e)}) + "\n").encode()
+        elif op != "attach":
+            client.out += b'{"error": "unknown op"}\n'
+
+    def on_stdin(self, client: Client, data: bytes) -> None:
+        target = self.master if self.tty else self.stdin_w
+        if not data:
+            # The client half-closed: end the container's stdin when it asked for that.
+            if client.req.get("stdin") and client.req.get("stdin_once") and not self.tty:
+                if self.stdin_w is not None:
+                    os.close(self.stdin_w)
+                    self.stdin_w = None
+            client.req["stdin"] = False
+            if not client.out and self.exit is not None:
+                self.drop(client)
+            client.eof = True  # type: ignore[attr-defined]
+            return
+        if client.req.get("stdin") and target is not None:
+            try:
+                os.write(target, data)
+            except OSError:
+                pass
+
+    def flush_client(self, sock: socket.socket) -> None:
+        client = next((c for c in self.clients if c.sock is sock), None)
+        if client is None or not client.out:
+            return
+        try:
+            sent = sock.send(client.out)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.drop(client)
+            return
+        del client.out[:sent]
+
+    def drop(self, client: Client) -> None:
+        if client in self.clients:
+            self.clients.remove(client)
+        try:
+            client.sock.close()
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ exit
+    def finish(self) -> None:
+        for fd in list(self.outputs):
+            self.on_output(fd)
+        if self.log is not None:
+            self.log.flush()
+            self.log.close()
+        assert self.exit is not None
+        write_atomic(self.p["exit_file"], self.exit)
+        note = (json.dumps(self.exit) + "\n").encode()
+        for c in self.clients:
+            if c.op == "watch":
+                c.out += note
+        # Give clients a moment to take the rest of their output.
+        deadline = time.monotonic() + 2.0
+        for c in list(self.clients):
+            c.sock.setblocking(True)
+            c.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                if c.out:
+                    c.sock.sendall(c.out)
+            except OSError:
+                pass
+            self.drop(c)
+        subprocess.run(self.runtime("delete", "--force", self.cid), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        try:
+            os.unlink(self.p["socket"])
+        except OSError:
+            pass
+
+
+def main() -> None:
+    params_path, sync_fd = sys.argv[1], int(sys.argv[2])
+    with open(params_path) as f:
+        params = json.load(f)
+    # Detach: the daemon reaps the first process at once; the second lives on.
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    mon = Monitor(params, sync_fd)
+    try:
+        mon.start()
+    except Exception as e:  # report anything unexpected to the daemon, never hang it
+        mon.fail(f"monitor: {e}")
+    mon.run()
+
+
+if __name__ == "__main__":
+    main()
