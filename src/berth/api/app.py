@@ -8,6 +8,8 @@ import re
 
 from aiohttp import web
 
+from berth.api.params import reply
+
 from berth import API_VERSION, MIN_API_VERSION
 from berth.api import containers, images, system, unsupported
 from berth.errors import BerthError, InvalidParameter, NotModified, http_status
@@ -34,18 +36,18 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
             log.error("%s %s: %s", request.method, request.path, e.message)
         else:
             log.debug("%s %s: %s", request.method, request.path, e.message)
-        return web.json_response({"message": e.message}, status=status)
+        return reply({"message": e.message}, status=status)
     except web.HTTPException as e:
         if e.status == 404:
-            return web.json_response({"message": "page not found"}, status=404)
+            return reply({"message": "page not found"}, status=404)
         if e.status == 405:
-            return web.json_response({"message": "page not found"}, status=404)
+            return reply({"message": "page not found"}, status=404)
         raise
     except (ConnectionResetError, BrokenPipeError):
         raise
     except Exception as e:  # a bug: say so, keep serving
         log.exception("%s %s failed", request.method, request.path)
-        return web.json_response({"message": f"internal error: {e}"}, status=500)
+        return reply({"message": f"internal error: {e}"}, status=500)
 
 
 def version_check(path: str) -> None:

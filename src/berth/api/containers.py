@@ -8,8 +8,9 @@ import time
 
 from aiohttp import web
 
+
 from berth.api.hijack import hijack, wants_upgrade
-from berth.api.params import json_body, qbool, qint
+from berth.api.params import json_body, qbool, qint, reply
 from berth.engine import monitor_link
 from berth.engine.containers import ContainerService
 from berth.engine.filters import parse_filters
@@ -28,7 +29,7 @@ async def create(request: web.Request) -> web.Response:
     if request.query.get("platform") not in (None, "", "linux", "linux/amd64", "linux/x86_64"):
         raise InvalidParameter(f"image platform {request.query['platform']} is not supported")
     c, warnings = svc(request).create(body, request.query.get("name") or None)
-    return web.json_response({"Id": c.id, "Warnings": warnings}, status=201)
+    return reply({"Id": c.id, "Warnings": warnings}, status=201)
 
 
 async def list_(request: web.Request) -> web.Response:
@@ -46,14 +47,14 @@ async def list_(request: web.Request) -> web.Response:
             doc["SizeRw"] = s.snaps.upper_size(c.id)
             doc["SizeRootFs"] = doc["SizeRw"] + c.doc.get("_ImageSize", 0)
         out.append(doc)
-    return web.json_response(out)
+    return reply(out)
 
 
 async def inspect(request: web.Request) -> web.Response:
     s = svc(request)
     c = s.get(request.match_info["id"])
     size = s.snaps.upper_size(c.id) if qbool(request, "size") else None
-    return web.json_response(c.inspect(size))
+    return reply(c.inspect(size))
 
 
 async def start(request: web.Request) -> web.Response:
@@ -96,8 +97,11 @@ async def wait(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await resp.prepare(request)
     code = await fut
-    await resp.write(json.dumps({"Error": None, "StatusCode": code}).encode() + b"\n")
-    await resp.write_eof()
+    try:
+        await resp.write(json.dumps({"Error": None, "StatusCode": code}).encode() + b"\n")
+        await resp.write_eof()
+    except ConnectionError:
+        pass  # the client stopped waiting
     return resp
 
 
@@ -107,11 +111,11 @@ async def rename(request: web.Request) -> web.Response:
 
 
 async def top(request: web.Request) -> web.Response:
-    return web.json_response(await svc(request).top(request.match_info["id"], request.query.get("ps_args", "")))
+    return reply(await svc(request).top(request.match_info["id"], request.query.get("ps_args", "")))
 
 
 async def prune(request: web.Request) -> web.Response:
-    return web.json_response(await svc(request).prune(parse_filters(request.query.get("filters"))))
+    return reply(await svc(request).prune(parse_filters(request.query.get("filters"))))
 
 
 async def resize(request: web.Request) -> web.Response:
@@ -155,7 +159,6 @@ def _log_query(request: web.Request, stdout: bool, stderr: bool):
 
 async def logs(request: web.Request) -> web.StreamResponse:
     from berth.logs.frames import frame
-    from berth.logs.reader import follow_entries, read_entries
 
     s = svc(request)
     c = s.get(request.match_info["id"])
@@ -169,7 +172,17 @@ async def logs(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(status=200, headers={"Content-Type": RAW if tty else MUX})
     await resp.prepare(request)
     encode = (lambda _s, data: data) if tty else frame
-    if qbool(request, "follow"):
+    try:
+        await _send_logs(resp, c, q, encode, qbool(request, "follow"))
+    except ConnectionError:
+        pass  # the client went away (ctrl-c on logs -f)
+    return resp
+
+
+async def _send_logs(resp: web.StreamResponse, c, q, encode, follow: bool) -> None:
+    from berth.logs.reader import follow_entries, read_entries
+
+    if follow:
         async for stream, data in follow_entries(c.doc["LogPath"], q, lambda: not c.running):
             await resp.write(encode(stream, data))
     else:
@@ -184,7 +197,6 @@ async def logs(request: web.Request) -> web.StreamResponse:
         if batch:
             await resp.write(b"".join(batch))
     await resp.write_eof()
-    return resp
 
 
 # ---------------------------------------------------------------------- attach

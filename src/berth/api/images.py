@@ -9,7 +9,8 @@ from typing import BinaryIO
 
 from aiohttp import web
 
-from berth.api.params import qbool
+
+from berth.api.params import qbool, reply
 from berth.engine.filters import label_matches, parse_filters
 from berth.errors import BerthError, InvalidParameter, NotImplementedFeature
 from berth.images import reference as refs
@@ -79,8 +80,9 @@ async def create(request: web.Request) -> web.StreamResponse:
     try:
         image = await loop.run_in_executor(
             None, lambda: store.import_rootfs(body, reference, changes, message, warnings.append))
-    except BerthError as e:
-        await resp.write(json.dumps({"errorDetail": {"message": e.message}, "error": e.message}).encode() + b"\r\n")
+    except Exception as e:  # the status line is out: errors travel in the stream
+        message = e.message if isinstance(e, BerthError) else f"import failed: {e}"
+        await resp.write(json.dumps({"errorDetail": {"message": message}, "error": message}).encode() + b"\r\n")
         await resp.write_eof()
         return resp
     for w in warnings:
@@ -106,7 +108,7 @@ async def list_(request: web.Request) -> web.Response:
         if not _image_matches(image, filters, d):
             continue
         out.append(d.images.summary(image, counts.get(image.id, 0) if qbool(request, "shared-size") else -1))
-    return web.json_response(out)
+    return reply(out)
 
 
 def _image_matches(image: Image, filters: dict[str, list[str]], d) -> bool:
@@ -145,12 +147,12 @@ def _image_matches(image: Image, filters: dict[str, list[str]], d) -> bool:
 async def inspect(request: web.Request) -> web.Response:
     d = daemon(request)
     image = d.images.resolve(request.match_info["name"])
-    return web.json_response(d.images.inspect(image))
+    return reply(d.images.inspect(image))
 
 
 async def history(request: web.Request) -> web.Response:
     d = daemon(request)
-    return web.json_response(d.images.history(d.images.resolve(request.match_info["name"])))
+    return reply(d.images.history(d.images.resolve(request.match_info["name"])))
 
 
 async def tag(request: web.Request) -> web.Response:
@@ -171,7 +173,7 @@ async def remove(request: web.Request) -> web.Response:
     for item in result:
         for action, value in item.items():
             d.events.publish("image", "untag" if action == "Untagged" else "delete", value, {"name": value})
-    return web.json_response(result)
+    return reply(result)
 
 
 async def prune(request: web.Request) -> web.Response:
@@ -196,7 +198,7 @@ async def prune(request: web.Request) -> web.Response:
             continue
         reclaimed += image.size
         deleted += d.images.remove(image.id, True, d.containers.users_of_image)
-    return web.json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+    return reply({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
 
 def routes(add) -> None:

@@ -37,3 +37,12 @@ async def json_body(request: web.Request) -> dict:
     if not isinstance(doc, dict):
         raise InvalidParameter("invalid JSON: expected an object")
     return doc
+
+
+def reply(data: object, status: int = 200) -> web.Response:
+    """JSON with docker's exact Content-Type: clients compare it verbatim
+    before they decode an error body."""
+    import json
+
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={"Content-Type": "application/json"})

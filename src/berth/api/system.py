@@ -10,6 +10,8 @@ import time
 
 from aiohttp import web
 
+from berth.api.params import reply
+
 from berth import API_VERSION, MIN_API_VERSION, __version__
 from berth.engine.filters import parse_filters
 from berth.timefmt import rfc3339nano
@@ -37,7 +39,7 @@ def _kernel() -> str:
 
 async def version(request: web.Request) -> web.Response:
     d = request.app["daemon"]
-    return web.json_response({
+    return reply({
         "Platform": {"Name": "Berth Engine"},
         "Components": [
             {"Name": "Engine", "Version": __version__,
@@ -68,7 +70,7 @@ async def info(request: web.Request) -> web.Response:
             mem = int(f.readline().split()[1]) * 1024
     except OSError:
         pass
-    return web.json_response({
+    return reply({
         "ID": d.daemon_id,
         "Containers": len(containers),
         "ContainersRunning": running,
@@ -147,24 +149,30 @@ async def events(request: web.Request) -> web.StreamResponse:
 
     queue = d.events.subscribe()
     try:
-        if since is not None:
-            for ev in list(d.events.recent):
-                if ev.time_ns / 1e9 >= since and (until is None or ev.time_ns / 1e9 <= until) and matches(ev):
-                    await resp.write(json.dumps(ev.to_api()).encode() + b"\n")
-        while True:
-            timeout = None if until is None else max(0.0, until - time.time())
-            if until is not None and timeout == 0:
-                break
-            try:
-                ev = await asyncio.wait_for(queue.get(), timeout)
-            except asyncio.TimeoutError:
-                break
-            if matches(ev):
-                await resp.write(json.dumps(ev.to_api()).encode() + b"\n")
+        await _stream_events(resp, queue, d, since, until, matches)
+    except ConnectionError:
+        pass
     finally:
         d.events.unsubscribe(queue)
-    await resp.write_eof()
     return resp
+
+
+async def _stream_events(resp, queue, d, since, until, matches) -> None:
+    if since is not None:
+        for ev in list(d.events.recent):
+            if ev.time_ns / 1e9 >= since and (until is None or ev.time_ns / 1e9 <= until) and matches(ev):
+                await resp.write(json.dumps(ev.to_api()).encode() + b"\n")
+    while True:
+        timeout = None if until is None else max(0.0, until - time.time())
+        if until is not None and timeout == 0:
+            break
+        try:
+            ev = await asyncio.wait_for(queue.get(), timeout)
+        except asyncio.TimeoutError:
+            break
+        if matches(ev):
+            await resp.write(json.dumps(ev.to_api()).encode() + b"\n")
+    await resp.write_eof()
 
 
 def routes(add) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+
+from berth.api.params import reply
 from berth.errors import Unavailable
 
 NOT_A_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" '
@@ -19,7 +21,7 @@ async def not_in_swarm(request: web.Request) -> web.Response:
 
 async def plugins(request: web.Request) -> web.Response:
     if request.method == "GET" and request.path.rstrip("/").endswith("/plugins"):
-        return web.json_response([])
+        return reply([])
     raise Unavailable("plugins are not supported by berthd")
 
 

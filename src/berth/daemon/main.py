@@ -161,6 +161,10 @@ async def serve(daemon: Daemon, cfg: DaemonConfig) -> None:
             site = web.SockSite(runner, sock)
             await site.start()
             log.info("API listening on %s", path)
+        elif url.scheme == "fd":
+            for sock in _activation_sockets():
+                await web.SockSite(runner, sock).start()
+                log.info("API listening on systemd socket %s", sock.getsockname())
         elif url.scheme == "tcp":
             tls_ctx = _tls_context(cfg)
             hostname = url.hostname or "127.0.0.1"
@@ -183,6 +187,16 @@ async def serve(daemon: Daemon, cfg: DaemonConfig) -> None:
     await stop.wait()
     log.info("shutting down; containers keep running (live-restore)")
     await runner.cleanup()
+
+
+def _activation_sockets() -> list[socket.socket]:
+    """Sockets passed by systemd socket activation (LISTEN_FDS from fd 3 on)."""
+    if os.environ.get("LISTEN_PID") not in (None, str(os.getpid())):
+        return []
+    count = int(os.environ.get("LISTEN_FDS", "0") or 0)
+    if count == 0:
+        raise SystemExit("berthd: -H fd:// given but no sockets were passed by systemd (LISTEN_FDS)")
+    return [socket.socket(fileno=3 + i) for i in range(count)]
 
 
 def _is_loopback(host: str) -> bool:

@@ -495,7 +495,7 @@ class ContainerService:
             return {"Titles": [], "Processes": []}
         titles = lines[0].split()
         if "PID" not in titles:
-            raise System(f"Couldn't find PID field in ps output")
+            raise System("Couldn't find PID field in ps output")
         pid_col = titles.index("PID")
         processes = []
         for line in lines[1:]:

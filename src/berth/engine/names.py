@@ -31,7 +31,8 @@ SURNAMES = (
     "thompson", "torvalds", "turing", "volta", "wilson", "wright", "yalow", "zuse",
 )
 
-VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# docker demands two characters at least (moby#1641 calls that a bug); Berth takes one too.
+VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def generate(taken: "set[str] | dict") -> str:

@@ -18,11 +18,23 @@ from typing import BinaryIO, Callable, Iterable
 from berth.content.blobs import BlobStore
 from berth.errors import Conflict, ImageNotFound, InvalidParameter
 from berth.images import reference as refs
-from berth.images.changes import apply_changes
 from berth.images.layer_tar import apply_layer
 from berth.snapshots.overlay import OverlaySnapshotter
 from berth.store.metadata import Metadata
 from berth.timefmt import ZERO_TIME, rfc3339nano, unix_from_iso
+
+
+def _looks_like_id(name: str) -> bool:
+    text = name[7:] if name.startswith("sha256:") else name
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text) or name.startswith("sha256:")
+
+
+def _apply_changes(changes: list[str]) -> dict:
+    if not changes:
+        return {}
+    from berth.images.changes import apply_changes
+
+    return apply_changes({}, changes)
 
 
 def go_arch() -> str:
@@ -70,7 +82,11 @@ class ImageStore:
         """Find an image by id, id prefix, reference or digest reference, as docker does."""
         found = self.lookup(name)
         if found is None:
-            raise ImageNotFound(name)
+            try:
+                shown = refs.parse(name).familiar() if not _looks_like_id(name) else name
+            except InvalidParameter:
+                shown = name
+            raise ImageNotFound(shown)
         return found
 
     def lookup(self, name: str) -> Image | None:
@@ -135,7 +151,7 @@ class ImageStore:
         created = rfc3339nano()
         config: dict = {
             "architecture": go_arch(),
-            "config": apply_changes({}, changes) if changes else {},
+            "config": _apply_changes(changes),
             "created": created,
             "history": [{"created": created, "comment": message or "Imported from -"}],
             "os": "linux",

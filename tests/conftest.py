@@ -1,0 +1,66 @@
+"""Shared fixtures: a busybox rootfs tar made once, and sandboxed daemons."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import Sandbox  # noqa: E402
+
+
+def _can_sandbox() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root"
+    for tool in ("crun", "unshare", "nsenter", "catatonit"):
+        if shutil.which(tool) is None and not os.path.exists(f"/usr/bin/{tool}"):
+            return f"{tool} is not installed"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _can_sandbox()
+    if reason is None:
+        return
+    for item in items:
+        if "integration" in item.keywords or "compat" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory) -> str:
+    from berth.images.bootstrap import write_rootfs_tar
+
+    path = str(tmp_path_factory.mktemp("bootstrap") / "busybox.tar")
+    with open(path, "wb") as f:
+        write_rootfs_tar("busybox", f, lambda _line: None)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sandbox(busybox_tar):
+    """One daemon per test module, with busybox:latest imported."""
+    sb = Sandbox()
+    try:
+        sb.start_daemon()
+        sb.import_busybox(busybox_tar)
+        yield sb
+    finally:
+        sb.close()
+
+
+@pytest.fixture
+def fresh_sandbox(busybox_tar):
+    """A daemon of the test's own, for tests that kill or restart it."""
+    sb = Sandbox()
+    try:
+        sb.start_daemon()
+        sb.import_busybox(busybox_tar)
+        yield sb
+    finally:
+        sb.close()

@@ -1,0 +1,228 @@
+"""Run a real berthd inside private mount + network + pid namespaces.
+
+Nothing a test does reaches the host's network or mount table: the sandbox's
+init (catatonit) holds the namespaces, the daemon and its containers live
+inside, and killing the init ends all of it. Clients (berth, docker CLI,
+docker SDK) connect from the host through the unix socket, which is a plain
+file in a directory both sides see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(ROOT, "src")
+
+
+def child_pids(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+class Sandbox:
+    """A namespace set with its own berthd."""
+
+    def __init__(self, runtime: str = "crun") -> None:
+        self.dir = tempfile.mkdtemp(prefix="bt-", dir="/tmp")
+        self.sock = os.path.join(self.dir, "berth.sock")
+        self.data_root = os.path.join(self.dir, "data")
+        self.exec_root = os.path.join(self.dir, "run")
+        self.runtime = runtime
+        self.daemon_proc: subprocess.Popen | None = None
+        self.daemon_log = os.path.join(self.dir, "berthd.log")
+        self.config_file = os.path.join(self.dir, "daemon.json")
+        with open(self.config_file, "w") as f:
+            f.write("{}\n")
+        self.init = subprocess.Popen(
+            ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+             "--kill-child", "catatonit", "--", "sleep", "infinity"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        self.ns_pid = self._wait_ns_pid()
+        self.nsenter(["ip", "link", "set", "lo", "up"], check=True)
+
+    def _wait_ns_pid(self) -> int:
+        """The pid (host view) of catatonit, whose namespaces we enter."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for pid in child_pids(self.init.pid):
+                try:
+                    with open(f"/proc/{pid}/comm") as f:
+                        if f.read().strip() == "catatonit":
+                            if os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid"):
+                                return pid
+                except OSError:
+                    pass
+            time.sleep(0.01)
+        raise RuntimeError("sandbox did not come up")
+
+    def nsenter_argv(self, argv: list[str]) -> list[str]:
+        return ["nsenter", "-t", str(self.ns_pid), "-m", "-n", "-p", "--", *argv]
+
+    def nsenter(self, argv: list[str], check: bool = False, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run(self.nsenter_argv(argv), check=check, capture_output=True, text=True, **kw)
+
+    # ------------------------------------------------------------ daemon
+    def start_daemon(self, *extra: str, wait: bool = True) -> None:
+        env = dict(os.environ, PYTHONPATH=SRC)
+        argv = [sys.executable, "-m", "berth.daemon.main", "-H", "unix://" + self.sock,
+                "--data-root", self.data_root, "--exec-root", self.exec_root,
+                "--pidfile", os.path.join(self.dir, "berthd.pid"), "--config-file", self.config_file,
+                "--default-runtime", self.runtime, "--log-level", "debug", *extra]
+        log = open(self.daemon_log, "ab")
+        self.daemon_proc = subprocess.Popen(self.nsenter_argv(argv), stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=log, env=env, start_new_session=True)
+        log.close()
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.daemon_proc is not None and self.daemon_proc.poll() is not None:
+                raise RuntimeError("berthd exited:\n" + self.log_text())
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.sock)
+                s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                if s.recv(100).startswith(b"HTTP/1.1 200"):
+                    s.close()
+                    return
+                s.close()
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("berthd did not answer:\n" + self.log_text())
+
+    def daemon_pid(self) -> int:
+        """Host pid of berthd (the child of nsenter)."""
+        assert self.daemon_proc is not None
+        kids = child_pids(self.daemon_proc.pid)
+        return kids[0] if kids else self.daemon_proc.pid
+
+    def kill_daemon(self, sig: int = signal.SIGKILL) -> None:
+        if self.daemon_proc is None:
+            return
+        try:
+            os.kill(self.daemon_pid(), sig)
+        except ProcessLookupError:
+            pass
+        try:
+            self.daemon_proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.daemon_proc.kill()
+            self.daemon_proc.wait()
+        self.daemon_proc = None
+
+    def log_text(self) -> str:
+        try:
+            with open(self.daemon_log, errors="replace") as f:
+                return f.read()[-5000:]
+        except OSError:
+            return ""
+
+    # ------------------------------------------------------------ clients
+    @property
+    def host_url(self) -> str:
+        return "unix://" + self.sock
+
+    def env(self) -> dict:
+        return dict(os.environ, PYTHONPATH=SRC, BERTH_HOST=self.host_url, DOCKER_HOST=self.host_url)
+
+    def berth(self, *args: str, input: str | bytes | None = None, timeout: float = 120,
+              check: bool = False) -> subprocess.CompletedProcess:
+        text = not isinstance(input, bytes)
+        return subprocess.run([sys.executable, "-m", "berth.cli.main", *args], input=input, env=self.env(),
+                              capture_output=True, text=text, timeout=timeout, check=check)
+
+    def docker(self, *args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(["/usr/local/bin/docker", *args], input=input, env=self.env(),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def import_busybox(self, tar_path: str) -> None:
+        with open(tar_path, "rb") as f:
+            r = subprocess.run([sys.executable, "-m", "berth.cli.main", "import", "-c", 'CMD ["sh"]', "-",
+                                "busybox:latest"], stdin=f, env=self.env(), capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"import failed: {r.stderr}\n{self.log_text()}")
+
+    # ------------------------------------------------------------ teardown
+    def close(self) -> None:
+        self.kill_daemon(signal.SIGTERM)
+        ids = []
+        try:
+            ids = os.listdir(os.path.join(self.exec_root, "c"))
+        except OSError:
+            pass
+        try:
+            os.killpg(self.init.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.init.wait()
+        _remove_cgroups(ids)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _remove_cgroups(ids: list[str]) -> None:
+    """Containers killed with the namespace leave empty cgroups behind."""
+    time.sleep(0.1)
+    for controller in os.listdir("/sys/fs/cgroup"):
+        for cid in ids:
+            path = os.path.join("/sys/fs/cgroup", controller, "berth", cid)
+            if os.path.isdir(path):
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass
+
+
+def api(sandbox: Sandbox, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
+    """A tiny raw HTTP client for assertions on the API itself."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sandbox.sock)
+    data = json.dumps(body).encode() if body is not None else b""
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
+    chunks = []
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        chunks.append(c)
+    s.close()
+    raw = b"".join(chunks)
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    if b"chunked" in head.lower():
+        payload = _dechunk(payload)
+    try:
+        return status, json.loads(payload) if payload.strip() else None
+    except ValueError:
+        return status, payload
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, rest = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        data = rest[size + 2:]
+    return out
