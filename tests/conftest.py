@@ -34,6 +34,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def busybox_tar(tmp_path_factory) -> str:
+    """Made once per run with the bootstrap code (BERTH_TEST_BUSYBOX_TAR names a ready one)."""
+    if os.environ.get("BERTH_TEST_BUSYBOX_TAR"):
+        return os.environ["BERTH_TEST_BUSYBOX_TAR"]
     from berth.images.bootstrap import write_rootfs_tar
 
     path = str(tmp_path_factory.mktemp("bootstrap") / "busybox.tar")

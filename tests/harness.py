@@ -155,11 +155,28 @@ class Sandbox:
                               capture_output=True, text=True, timeout=timeout)
 
     def import_busybox(self, tar_path: str) -> None:
+        """Import through the API directly, so fixtures do not depend on the CLI."""
+        import http.client
+        from urllib.parse import quote
+
+        class UnixConnection(http.client.HTTPConnection):
+            def __init__(self, path: str) -> None:
+                super().__init__("localhost")
+                self.path = path
+
+            def connect(self) -> None:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(self.path)
+
+        conn = UnixConnection(self.sock)
         with open(tar_path, "rb") as f:
-            r = subprocess.run([sys.executable, "-m", "berth.cli.main", "import", "-c", 'CMD ["sh"]', "-",
-                                "busybox:latest"], stdin=f, env=self.env(), capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"import failed: {r.stderr}\n{self.log_text()}")
+            conn.request("POST", "/v1.45/images/create?fromSrc=-&repo=busybox&tag=latest&changes="
+                         + quote('CMD ["sh"]'), body=f, headers={"Content-Type": "application/x-tar"})
+            resp = conn.getresponse()
+            text = resp.read().decode()
+        conn.close()
+        if resp.status != 200 or '"error"' in text:
+            raise RuntimeError(f"import failed: {resp.status} {text}\n{self.log_text()}")
 
     # ------------------------------------------------------------ teardown
     def close(self) -> None:

@@ -76,8 +76,12 @@ class Daemon:
         from berth.runtime import host
 
         info = host.check_cgroups()
-        self.cgroup_version = "2" if getattr(info, "layout", "") == "v2" else "1"
+        self.cgroup_version = "2" if info.is_v2 else "1"
         if "crun" in self.cfg.runtimes:
+            if info.version == "hybrid" and info.unified_controllers and not _cgroup_root_shared(host):
+                # A daemon in a private mount namespace (tests, nested setups) must not
+                # create mount points on the host's /sys/fs/cgroup tmpfs.
+                host.privatize_cgroup_root()
             try:
                 host.ensure_crun_cgroups(log)
             except Exception as e:  # crun unusable: say why, keep runc usable
@@ -94,6 +98,11 @@ class Daemon:
 
     def close(self) -> None:
         self.md.close()
+
+
+def _cgroup_root_shared(host) -> bool:
+    root = next((m for m in reversed(host.read_mountinfo()) if m.mount_point == host.CGROUP_ROOT), None)
+    return root is None or any(o.startswith("shared:") for o in root.optional)
 
 
 def _engine_id(data_root: str) -> str:

@@ -103,7 +103,7 @@ class ContainerService:
             raise InvalidParameter("config cannot be empty in order to create a container")
         image = self.images.resolve(image_ref)
         host_config = _host_config(body.get("HostConfig") or {})
-        _validate_host_config(host_config, self.cfg)
+        warnings += _validate_host_config(host_config, self.cfg)
         config = _container_config(body)
         config["Image"] = image_ref
         config = merge_image_config(image.config.get("config") or {}, config)
@@ -629,7 +629,10 @@ def _host_config(given: dict) -> dict:
     return hc
 
 
-def _validate_host_config(hc: dict, cfg: EngineConfig) -> None:
+def _validate_host_config(hc: dict, cfg: EngineConfig) -> list[str]:
+    """docker's create-time checks; returns its warnings."""
+    from berth.runtime.spec import validate_host_config
+
     log_type = hc["LogConfig"]["Type"]
     if log_type not in SUPPORTED_LOG_DRIVERS:
         raise InvalidParameter(f"logger: no log driver named '{log_type}' is registered")
@@ -646,11 +649,7 @@ def _validate_host_config(hc: dict, cfg: EngineConfig) -> None:
     if policy not in ("", "no", "always", "unless-stopped", "on-failure", None):
         raise InvalidParameter(f"invalid restart policy: unknown policy '{policy}'; "
                                "use one of 'no', 'always', 'on-failure', or 'unless-stopped'")
-    try:
-        from berth.runtime.spec import validate_host_config
-    except ImportError:
-        return
-    validate_host_config(hc)
+    return validate_host_config(hc)
 
 
 def _log_limits(opts: dict) -> tuple[int, int]:
