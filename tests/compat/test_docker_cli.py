@@ -122,7 +122,7 @@ def test_run_of_missing_command_fails_with_127(sandbox):
 def test_name_conflict_is_reported(sandbox):
     sandbox.docker("create", "--name", "dup", "busybox", "true")
     try:
-        r = sandbox.docker("create", "--name", "dup", "busybox", "true")
+        r = sandbox.docker("run", "--name", "dup", "busybox", "true")
         assert r.returncode == 125
         assert 'Conflict. The container name "/dup" is already in use' in r.stderr
     finally:

@@ -14,7 +14,7 @@ from berth.api.params import json_body, qbool, qint, reply
 from berth.engine import monitor_link
 from berth.engine.containers import ContainerService
 from berth.engine.filters import parse_filters
-from berth.errors import InvalidParameter, NotImplementedFeature
+from berth.errors import BerthError, InvalidParameter, NotImplementedFeature
 
 MUX = "application/vnd.docker.multiplexed-stream"
 RAW = "application/vnd.docker.raw-stream"
@@ -135,25 +135,23 @@ async def resize(request: web.Request) -> web.Response:
 def _log_query(request: web.Request, stdout: bool, stderr: bool):
     from berth.logs.reader import LogQuery
 
-    def seconds(name: str) -> float | None:
-        value = request.query.get(name)
-        if not value or value == "0":
+    def nanos(name: str) -> int | None:
+        """docker sends "seconds.nanoseconds"; 0 or nothing means no bound."""
+        value = request.query.get(name, "")
+        if value in ("", "0"):
             return None
+        secs, _, frac = value.partition(".")
         try:
-            return float(value)
+            return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
         except ValueError:
             raise InvalidParameter(f"invalid value for {name}: {value!r}") from None
 
-    tail_raw = request.query.get("tail", "all")
     tail: int | None = None
-    if tail_raw not in ("", "all"):
-        try:
-            tail = int(tail_raw)
-        except ValueError:
-            raise InvalidParameter(f"invalid value for tail: {tail_raw!r}") from None
-        if tail < 0:
-            tail = None
-    return LogQuery(stdout=stdout, stderr=stderr, since=seconds("since"), until=seconds("until"),
+    try:
+        tail = int(request.query.get("tail", "all"))
+    except ValueError:
+        tail = None  # "all", or anything else docker would also read as all
+    return LogQuery(stdout=stdout, stderr=stderr, since_ns=nanos("since"), until_ns=nanos("until"),
                     tail=tail, timestamps=qbool(request, "timestamps"))
 
 
@@ -180,15 +178,19 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 
 async def _send_logs(resp: web.StreamResponse, c, q, encode, follow: bool) -> None:
-    from berth.logs.reader import follow_entries, read_entries
+    from contextlib import aclosing
+
+    from berth.logs.reader import aread_entries, follow_entries
 
     if follow:
-        async for stream, data in follow_entries(c.doc["LogPath"], q, lambda: not c.running):
-            await resp.write(encode(stream, data))
+        q.max_payload = 0  # one entry per frame, as docker-py's streaming readers expect
+        async with aclosing(follow_entries(c.doc["LogPath"], q, lambda: not c.running)) as entries:
+            async for stream, data in entries:
+                await resp.write(encode(stream, data))
     else:
         batch: list[bytes] = []
         size = 0
-        for stream, data in read_entries(c.doc["LogPath"], q):
+        async for stream, data in aread_entries(c.doc["LogPath"], q):
             batch.append(encode(stream, data))
             size += len(data)
             if size >= 1 << 20:
@@ -212,14 +214,15 @@ async def attach(request: web.Request) -> web.StreamResponse:
     try:
         if qbool(request, "logs") and c.doc.get("LogPath"):
             from berth.logs.frames import frame
-            from berth.logs.reader import read_entries
+            from berth.logs.reader import aread_entries
 
-            for stream, data in read_entries(c.doc["LogPath"], _log_query(request, want["stdout"], want["stderr"])):
+            async for stream, data in aread_entries(c.doc["LogPath"],
+                                                    _log_query(request, want["stdout"], want["stderr"])):
                 await raw.write(data if tty else frame(stream, data))
         if qbool(request, "stream"):
             await _relay(s, c, req, raw)
-    except ConnectionError:
-        pass
+    except (ConnectionError, BerthError):
+        pass  # after the 101 the only way to report is to end the stream
     finally:
         raw.close()
     return resp

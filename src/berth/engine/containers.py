@@ -190,7 +190,18 @@ class ContainerService:
                 c.state["ExitCode"] = 127 if "not found" in e.message or "no such file" in e.message else 128
                 self._save_state(c)
                 self.snaps.unmount(c.id)
-                raise
+                failed = e
+            else:
+                return
+        # Outside the lock: attach streams waiting for this start end, and --rm
+        # containers go, as docker's do when start fails.
+        pending, c.pending_attach = c.pending_attach, []
+        for fut in pending:
+            if not fut.done():
+                fut.set_exception(failed)
+        if c.host_config.get("AutoRemove"):
+            await self.remove(c.id, force=True, volumes=True)
+        raise failed
 
     async def _start_locked(self, c: Container) -> None:
         from berth.runtime.spec import SpecRequest, build_spec  # heavy: import on first start
@@ -652,10 +663,20 @@ def _validate_host_config(hc: dict, cfg: EngineConfig) -> list[str]:
     return validate_host_config(hc)
 
 
+DEFAULT_LOG_OPTS = {"max-size": "20m", "max-file": "3"}
+
+
 def _log_limits(opts: dict) -> tuple[int, int]:
+    """Rotation limits; Berth rotates by default (20 MB x 3) where docker's json-file never does."""
     from berth.logs.jsonfile import parse_log_opts
 
-    return parse_log_opts(opts)
+    merged = dict(opts)
+    if "max-size" not in merged:
+        merged.update(DEFAULT_LOG_OPTS if "max-file" not in merged else {"max-size": "20m"})
+    try:
+        return parse_log_opts(merged)
+    except ValueError as e:
+        raise InvalidParameter(str(e)) from None
 
 
 def _network_settings(mode: str) -> dict:
