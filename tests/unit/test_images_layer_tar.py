@@ -464,3 +464,10 @@ def test_unwritable_destination_is_a_system_error(tmp_path):
 
     with pytest.raises(System):
         apply_layer(io.BytesIO(make_tar(entry("f", data=b"x"))), str(tmp_path / "missing"))
+
+
+def test_over_long_name_component_is_invalid_input(layer):
+    dest, _ = layer
+    with pytest.raises(InvalidParameter) as err:
+        apply_bytes(make_tar(entry("d/" + "n" * 300, data=b"x")), dest)
+    assert "n" * 300 in err.value.message

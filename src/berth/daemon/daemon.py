@@ -94,9 +94,11 @@ class Daemon:
     async def startup(self) -> None:
         self.blobs.clean_ingest()
         self.images.clean_orphan_layers()
+        self.containers.launcher.ensure()
         await self.containers.reconcile()
 
     def close(self) -> None:
+        self.containers.launcher.close()
         self.md.close()
 
 

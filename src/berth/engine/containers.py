@@ -55,6 +55,7 @@ class ContainerService:
         self.by_name: dict[str, str] = {}
         os.makedirs(os.path.join(cfg.data_root, "containers"), exist_ok=True)
         os.makedirs(os.path.join(cfg.exec_root, "c"), exist_ok=True)
+        self.launcher = monitor_link.Launcher(os.path.join(cfg.exec_root, "monitors.log"))
 
     # ------------------------------------------------------------------ lookup
     def get(self, ref: str) -> Container:
@@ -255,8 +256,7 @@ class ContainerService:
             "log_max_file": max_file,
             "console_size": hc.get("ConsoleSize") if any(hc.get("ConsoleSize") or []) else None,
         }
-        starting = await monitor_link.spawn(params, os.path.join(run_dir, "params.json"),
-                                            os.path.join(run_dir, "monitor.log"))
+        starting = await monitor_link.spawn(self.launcher, params, os.path.join(run_dir, "monitor.log"))
         # Connect the watcher and every waiting attach stream before the first byte.
         try:
             watch = await monitor_link.connect(self.monitor_socket(c.id), {"op": "watch"})

@@ -52,23 +52,59 @@ async def _read_reply(reader: asyncio.StreamReader) -> dict:
     return json.loads(line)
 
 
-async def spawn(params: dict, params_path: str, log_path: str) -> Starting:
+class Launcher:
+    """Starts monitors by asking a long-lived zygote (monitor.py --zygote) to fork them."""
+
+    def __init__(self, log_path: str) -> None:
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+
+    def ensure(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-S", "-I", MONITOR_SCRIPT, "--zygote", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=[theirs.fileno()],
+                start_new_session=True)
+        finally:
+            os.close(log)
+            theirs.close()
+        if self.control is not None:
+            self.control.close()
+        self.control = ours
+
+    def launch(self, params: dict, sync: socket.socket, log_path: str) -> None:
+        self.ensure()
+        assert self.control is not None
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            socket.send_fds(self.control, [json.dumps(params).encode()], [sync.fileno(), log])
+        finally:
+            os.close(log)
+
+    def close(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+
+
+async def spawn(launcher: Launcher, params: dict, log_path: str) -> Starting:
     """Launch a monitor and wait until the runtime has created the container."""
-    with open(params_path, "w") as f:
-        json.dump(params, f)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-S", "-I", MONITOR_SCRIPT, params_path, str(theirs.fileno())],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=[theirs.fileno()],
-            start_new_session=True)
+        launcher.launch(params, theirs, log_path)
     finally:
-        os.close(log)
         theirs.close()
-    # The first process exits as soon as it has forked the long-lived one.
-    loop = asyncio.get_running_loop()
-    loop.run_in_executor(None, proc.wait)
     reader, writer = await asyncio.open_unix_connection(sock=ours)
     reply = await _read_reply(reader)
     if "error" in reply:

@@ -14,10 +14,12 @@ records the exit status in a file, and serves a unix socket:
     {"op": "resize", "h": H, "w": W}        {"ok": true}
 
 Usage: python3 -S -I monitor.py <params.json> <sync-fd>
+       python3 -S -I monitor.py --zygote <control-fd>   (what berthd runs; see serve_forks)
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
@@ -40,11 +42,12 @@ CHUNK = 65536
 MAX_CLIENT_BACKLOG = 8 * 1024 * 1024
 
 
-def set_subreaper() -> None:
-    import ctypes
+# Loaded once in the zygote, so forked monitors share it instead of each loading it.
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+
+def set_subreaper() -> None:
+    if _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
@@ -480,7 +483,66 @@ class Monitor:
             pass
 
 
+def run_monitor(params: dict, sync_fd: int) -> None:
+    mon = Monitor(params, sync_fd)
+    try:
+        mon.start()
+    except Exception as e:  # report anything unexpected to the daemon, never hang it
+        mon.fail(f"monitor: {e}")
+    mon.run()
+
+
+def serve_forks(control_fd: int) -> None:
+    """The zygote: forks one monitor per request from the daemon.
+
+    Forked monitors share this process's interpreter and imported modules
+    copy-on-write (gc.freeze keeps the collector from dirtying them), so each
+    costs a fraction of a fresh interpreter and starts without Python's start-up.
+    Each request is one datagram: the JSON params, with the sync socket and the
+    monitor's log file passed as descriptors. When the daemon goes away the
+    control socket closes and the zygote exits; monitors live on.
+    """
+    import gc
+
+    control = socket.socket(fileno=control_fd)
+    gc.collect()
+    gc.freeze()
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(control, 1 << 20, 2)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        if not msg:
+            return
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            continue
+        sync_fd, log_fd = fds
+        pid = os.fork()
+        if pid == 0:
+            try:
+                control.close()
+                if os.fork() > 0:
+                    os._exit(0)
+                os.setsid()
+                os.dup2(log_fd, 1)
+                os.dup2(log_fd, 2)
+                os.close(log_fd)
+                run_monitor(json.loads(msg), sync_fd)
+            finally:
+                os._exit(0)
+        os.close(sync_fd)
+        os.close(log_fd)
+        os.waitpid(pid, 0)
+
+
 def main() -> None:
+    if sys.argv[1] == "--zygote":
+        serve_forks(int(sys.argv[2]))
+        return
     params_path, sync_fd = sys.argv[1], int(sys.argv[2])
     with open(params_path) as f:
         params = json.load(f)
@@ -488,12 +550,7 @@ def main() -> None:
     if os.fork() > 0:
         os._exit(0)
     os.setsid()
-    mon = Monitor(params, sync_fd)
-    try:
-        mon.start()
-    except Exception as e:  # report anything unexpected to the daemon, never hang it
-        mon.fail(f"monitor: {e}")
-    mon.run()
+    run_monitor(params, sync_fd)
 
 
 if __name__ == "__main__":

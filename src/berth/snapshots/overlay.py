@@ -29,6 +29,7 @@ class OverlaySnapshotter:
         """A directory to apply a layer into before it is committed."""
         path = os.path.join(self.staging_dir, secrets.token_hex(8))
         os.makedirs(path)
+        os.chmod(path, 0o755)  # the container's "/" whatever the daemon's umask
         return path
 
     def commit_layer(self, staging: str) -> str:
