@@ -42,6 +42,8 @@ class DaemonConfig:
     tlscert: str = ""
     tlskey: str = ""
     group: str = "berth"
+    log_driver: str = "json-file"
+    log_opts: dict = field(default_factory=dict)
 
 
 class Daemon:
@@ -68,7 +70,8 @@ class Daemon:
         self.events = EventBus()
         init = next((p for p in INIT_CANDIDATES if os.path.exists(p)), None)
         self.containers = ContainerService(
-            EngineConfig(cfg.data_root, cfg.exec_root, cfg.default_runtime, cfg.runtimes, init),
+            EngineConfig(cfg.data_root, cfg.exec_root, cfg.default_runtime, cfg.runtimes, init,
+                         cfg.log_driver, dict(cfg.log_opts)),
             self.md, self.images, self.snaps, self.events)
 
     def check_host(self) -> None:

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tlscert", default=None)
     p.add_argument("--tlskey", default=None)
     p.add_argument("-G", "--group", default=None, help="Group for the unix socket")
+    p.add_argument("--log-driver", default=None, help="Default driver for container logs")
+    p.add_argument("--log-opt", action="append", default=None, help="Default log driver options (key=value)")
     p.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
     return p
 
@@ -62,9 +64,9 @@ FILE_KEYS = {
     "iptables": "iptables", "userland-proxy": "userland_proxy",
     "insecure-registries": "insecure_registries", "tls": "tls", "tlsverify": "tlsverify",
     "tlscacert": "tlscacert", "tlscert": "tlscert", "tlskey": "tlskey", "group": "group",
-    "runtimes": "runtimes",
+    "runtimes": "runtimes", "log-driver": "log_driver", "log-opts": "log_opts",
 }
-FLAG_OF = {"hosts": "host", "insecure_registries": "insecure_registry"}
+FLAG_OF = {"hosts": "host", "insecure_registries": "insecure_registry", "log_opts": "log_opt"}
 
 
 def load_config(args: argparse.Namespace, explicit_file: bool) -> DaemonConfig:
@@ -105,6 +107,10 @@ def load_config(args: argparse.Namespace, explicit_file: bool) -> DaemonConfig:
         cfg.hosts = args.host
     if args.insecure_registry:
         cfg.insecure_registries = args.insecure_registry
+    if args.log_driver:
+        cfg.log_driver = args.log_driver
+    if args.log_opt:
+        cfg.log_opts = dict(opt.split("=", 1) for opt in args.log_opt if "=" in opt)
     if not cfg.pidfile:
         cfg.pidfile = os.path.join(cfg.exec_root, "berthd.pid")
     return cfg

@@ -15,7 +15,7 @@ import secrets
 import shutil
 import signal as sig
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from berth.engine import monitor_link, names
 from berth.engine.events import EventBus
@@ -41,6 +41,8 @@ class EngineConfig:
     default_runtime: str
     runtimes: dict[str, str]        # name -> binary path
     init_binary: str | None
+    log_driver: str = "json-file"   # daemon.json "log-driver" / "log-opts": defaults for containers
+    log_opts: dict = field(default_factory=dict)
 
 
 class ContainerService:
@@ -103,7 +105,7 @@ class ContainerService:
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
         image = self.images.resolve(image_ref)
-        host_config = _host_config(body.get("HostConfig") or {})
+        host_config = _host_config(body.get("HostConfig") or {}, (self.cfg.log_driver, self.cfg.log_opts))
         warnings += _validate_host_config(host_config, self.cfg)
         config = _container_config(body)
         config["Image"] = image_ref
@@ -625,16 +627,16 @@ def _container_config(body: dict) -> dict:
     return cfg
 
 
-def _host_config(given: dict) -> dict:
+def _host_config(given: dict, default_log: tuple[str, dict]) -> dict:
     hc = json.loads(json.dumps(HOST_CONFIG_DEFAULTS))
     for key, value in given.items():
         if value is not None or key in ("Init", "PidsLimit", "OomKillDisable", "MemorySwappiness"):
             hc[key] = value
-    if not hc.get("LogConfig") or not hc["LogConfig"].get("Type"):
-        hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get("Config") or {}}
-    hc["LogConfig"].setdefault("Config", {})
-    if hc["LogConfig"]["Config"] is None:
-        hc["LogConfig"]["Config"] = {}
+    given_log = hc.get("LogConfig") or {}
+    log_type = given_log.get("Type") or default_log[0]
+    log_opts = dict(default_log[1]) if log_type == default_log[0] else {}
+    log_opts.update(given_log.get("Config") or {})
+    hc["LogConfig"] = {"Type": log_type, "Config": log_opts}
     if not hc.get("RestartPolicy") or not hc["RestartPolicy"].get("Name"):
         hc["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
     return hc
