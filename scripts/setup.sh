@@ -18,3 +18,11 @@ fi
 getent group berth >/dev/null || groupadd --system berth
 
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+
+# The systemd units (contrib/) and the README call /usr/local/bin/berth{,d}.
+prefix_bin="$(python3 -c 'import sys; print(sys.prefix)')/bin"
+for tool in berth berthd; do
+  if [ "$prefix_bin/$tool" != "/usr/local/bin/$tool" ] && [ -x "$prefix_bin/$tool" ]; then
+    ln -sf "$prefix_bin/$tool" "/usr/local/bin/$tool"
+  fi
+done
