@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from berth.engine import monitor_link, names
+from berth.engine import restart as restart_policy
 from berth.engine.events import EventBus
 from berth.engine.model import Container, merge_image_config, new_state
 from berth.engine.rootfs_files import check_command, write_etc_files
@@ -27,7 +28,7 @@ from berth.errors import (BerthError, Conflict, ContainerNotFound, InvalidParame
 from berth.images.store import ImageStore
 from berth.snapshots.overlay import OverlaySnapshotter
 from berth.store.metadata import Metadata, dumps
-from berth.timefmt import ZERO_TIME, rfc3339nano
+from berth.timefmt import ZERO_TIME, rfc3339nano, unix_from_iso
 
 log = logging.getLogger("berth.engine")
 
@@ -242,10 +243,14 @@ class ContainerService:
             raise InvalidParameter(f"unknown or invalid runtime name: {runtime_name}")
         log_cfg = hc.get("LogConfig") or {}
         max_size, max_file = _log_limits(log_cfg.get("Config") or {})
+        runtime_root = os.path.join(self.cfg.exec_root, "runtime-" + runtime_name)
+        if os.path.exists(os.path.join(runtime_root, c.id)):
+            # Left by a monitor that died before it could clean up (host or monitor crash).
+            await _run_quietly(runtime, "--root", runtime_root, "delete", "--force", c.id)
         params = {
             "id": c.id,
             "runtime": runtime,
-            "runtime_root": os.path.join(self.cfg.exec_root, "runtime-" + runtime_name),
+            "runtime_root": runtime_root,
             "runtime_log": os.path.join(run_dir, "runtime.log"),
             "bundle": run_dir,
             "socket": self.monitor_socket(c.id),
@@ -270,6 +275,7 @@ class ContainerService:
             raise
         pid = await starting.go(1 + len(pending))
         c.stop_requested = False
+        c.state["_ManuallyStopped"] = False
         c.state.update({"Status": "running", "Running": True, "Paused": False, "Restarting": False,
                         "OOMKilled": False, "Dead": False, "Pid": pid, "ExitCode": 0, "Error": "",
                         "StartedAt": rfc3339nano(), "FinishedAt": ZERO_TIME})
@@ -328,9 +334,20 @@ class ContainerService:
 
     async def _on_exit(self, c: Container, exit_info: dict) -> None:
         code = int(exit_info.get("exit_code", 255))
-        c.state.update({"Status": "exited", "Running": False, "Paused": False, "Restarting": False,
-                        "Pid": 0, "ExitCode": code,
+        if c.stop_requested:
+            c.state["_ManuallyStopped"] = True
+        ran_for = time.time() - unix_from_iso(c.state.get("StartedAt", ZERO_TIME))
+        removing = c.state.get("Status") == "removing"
+        c.state.update({"Status": "removing" if removing else "exited", "Running": False, "Paused": False,
+                        "Restarting": False, "Pid": 0, "ExitCode": code,
                         "FinishedAt": exit_info.get("finished_at") or rfc3339nano()})
+        restart = (not removing and c.id in self.containers and
+                   restart_policy.should_restart(c.host_config.get("RestartPolicy") or {}, code,
+                                                 c.doc.get("RestartCount", 0),
+                                                 bool(c.state.get("_ManuallyStopped"))))
+        if restart:
+            c.state["Restarting"] = True
+            c.state["Status"] = "restarting"
         if c.id in self.containers:
             self._save_state(c)
         self.snaps.unmount(c.id)
@@ -340,11 +357,38 @@ class ContainerService:
         for fut in waiters:
             if not fut.done():
                 fut.set_result(code)
-        if c.host_config.get("AutoRemove") and c.id in self.containers and c.state["Status"] != "removing":
+        if restart:
+            delay = restart_policy.next_delay(c.state.get("_RestartDelay", 0.0), ran_for)
+            c.state["_RestartDelay"] = delay
+            c.restart_task = asyncio.ensure_future(self._restart_later(c, delay))
+            return
+        if c.host_config.get("AutoRemove") and c.id in self.containers and not removing:
             try:
                 await self.remove(c.id, force=True, volumes=True)
             except BerthError as e:
                 log.warning("auto-remove of %s failed: %s", c.id[:12], e.message)
+
+    async def _restart_later(self, c: Container, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if c.id not in self.containers or not c.state.get("Restarting"):
+            return
+        c.doc["RestartCount"] = c.doc.get("RestartCount", 0) + 1
+        self._save_doc(c)
+        try:
+            await self.start(c.id)
+        except BerthError as e:
+            log.warning("restart of %s failed: %s", c.id[:12], e.message)
+            c.state.update({"Restarting": False, "Status": "exited"})
+            self._save_state(c)
+
+    def _cancel_restart(self, c: Container) -> None:
+        """An explicit stop/kill/rm ends a pending restart (docker never undoes it)."""
+        if c.restart_task is not None and not c.restart_task.done():
+            c.restart_task.cancel()
+        c.restart_task = None
+        if c.state.get("Restarting"):
+            c.state.update({"Restarting": False, "Status": "exited", "_ManuallyStopped": True})
+            self._save_state(c)
 
     # ------------------------------------------------------------------ signals
     async def _signal(self, c: Container, signum: int) -> None:
@@ -358,6 +402,9 @@ class ContainerService:
     async def kill(self, ref: str, signal: str | None) -> None:
         c = self.get(ref)
         signum = parse_signal(signal, sig.SIGKILL)
+        if c.state.get("Restarting") and signum in (sig.SIGKILL, sig.SIGTERM, sig.SIGINT):
+            self._cancel_restart(c)
+            return
         if not c.running:
             raise Conflict(f"Cannot kill container: {ref}: container {c.id} is not running")
         if signum in (sig.SIGKILL, sig.SIGTERM, sig.SIGINT):
@@ -372,6 +419,10 @@ class ContainerService:
 
     async def stop(self, ref: str, timeout: int | None, signal: str | None = None) -> None:
         c = self.get(ref)
+        if c.state.get("Restarting"):
+            self._cancel_restart(c)
+            self.events.publish("container", "stop", c.id, self._attrs(c))
+            return
         if not c.running:
             raise NotModified("container already stopped")
         await self._stop(c, timeout, signal)
@@ -437,9 +488,10 @@ class ContainerService:
         c = self.get(ref)
         if c.state.get("Status") == "removing" and c.id not in self.containers:
             return
-        if c.running and not force:
+        if (c.running or c.state.get("Restarting")) and not force:
             raise Conflict(f'cannot remove container "{c.name}": container is running: '
                            "stop the container before removing or force remove")
+        self._cancel_restart(c)
         if c.state.get("Status") == "removing":
             raise Conflict(f"removal of container {c.id[:12]} is already in progress")
         previous = c.state.get("Status")
@@ -569,6 +621,19 @@ class ContainerService:
                 log.info("re-attached to running container %s", cid[:12])
             else:
                 self.snaps.unmount(cid)
+        for c in list(self.containers.values()):
+            if c.running or c.state.get("Status") == "removing":
+                continue
+            if c.state.get("Restarting") or (
+                    c.state.get("Status") == "exited" and
+                    restart_policy.restart_at_daemon_start(c.host_config.get("RestartPolicy") or {},
+                                                           bool(c.state.get("_ManuallyStopped")))):
+                c.state["Restarting"] = False
+                try:
+                    await self.start(c.id)
+                    log.info("restarted %s (restart policy)", c.id[:12])
+                except BerthError as e:
+                    log.warning("could not restart %s: %s", c.id[:12], e.message)
         # Directories without a row: a create that died before its commit point.
         for cid in self.snaps.container_ids():
             if cid not in known:
@@ -697,6 +762,12 @@ def _network_settings(mode: str) -> dict:
         "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
         "MacAddress": "", "Networks": networks,
     }
+
+
+async def _run_quietly(*argv: str) -> None:
+    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.DEVNULL)
+    await proc.wait()
 
 
 def _cgroup_pids(cid: str) -> set[int]:

@@ -33,6 +33,7 @@ class Container:
     pending_attach: list = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     watch_task: asyncio.Task | None = None
+    restart_task: asyncio.Task | None = None
     stop_requested: bool = False
 
     @property
