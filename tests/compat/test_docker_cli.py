@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -155,3 +156,22 @@ def _wait_for(cond, timeout: float = 10) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def test_info_version_and_system_df(sandbox):
+    info = sandbox.docker("info", "--format", "{{.Driver}} {{.DefaultRuntime}} {{.LiveRestoreEnabled}}")
+    assert info.stdout.strip() == "overlay2 crun true"
+    version = sandbox.docker("version", "--format", "{{.Server.APIVersion}}")
+    assert version.stdout.strip() == "1.45"
+    df = sandbox.docker("system", "df")
+    assert df.returncode == 0
+    assert df.stdout.splitlines()[1].split()[:2] == ["Images", "1"]
+
+
+def test_tcp_listener_serves_the_same_api(fresh_sandbox):
+    sb = fresh_sandbox
+    sb.kill_daemon()
+    sb.start_daemon("-H", "tcp://127.0.0.1:23750")
+    r = subprocess.run(sb.nsenter_argv(["/usr/local/bin/docker", "-H", "tcp://127.0.0.1:23750", "ps", "-a"]),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.startswith("CONTAINER ID")

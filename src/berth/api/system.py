@@ -175,9 +175,28 @@ async def _stream_events(resp, queue, d, since, until, matches) -> None:
     await resp.write_eof()
 
 
+async def disk_usage(request: web.Request) -> web.Response:
+    """GET /system/df: what `docker system df` shows (no volumes or build cache yet)."""
+    d = request.app["daemon"]
+    now = time.time()
+    counts: dict[str, int] = {}
+    containers = []
+    for c in d.containers.containers.values():
+        counts[c.doc["Image"]] = counts.get(c.doc["Image"], 0) + 1
+        doc = c.summary(now)
+        doc["SizeRw"] = d.snaps.upper_size(c.id)
+        doc["SizeRootFs"] = doc["SizeRw"] + c.doc.get("_ImageSize", 0)
+        containers.append(doc)
+    images = [d.images.summary(img, counts.get(img.id, 0)) for img in d.images.all()]
+    layers = sum(r["size"] for r in d.md.query("SELECT size FROM layers"))
+    return reply({"LayersSize": layers, "Images": images, "Containers": containers,
+                  "Volumes": [], "BuildCache": []})
+
+
 def routes(add) -> None:
     add("GET", "/_ping", ping)
     add("HEAD", "/_ping", ping)
     add("GET", "/version", version)
     add("GET", "/info", info)
     add("GET", "/events", events)
+    add("GET", "/system/df", disk_usage)
