@@ -1,0 +1,254 @@
+"""`version` and `info` (`system info`), laid out like docker's."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from typing import Any
+
+from .command import FORMAT_USAGE_NO_TABLE, Cli, CliError, Command, StatusError
+from .flags import FlagSet, Values
+
+
+def _format_flags(fs: FlagSet) -> None:
+    fs.string("format", "f", FORMAT_USAGE_NO_TABLE)
+
+
+def _template(text: str, name: str) -> Any:
+    from .formatter import _gotemplate
+
+    gd = _gotemplate()
+    from berth.gotemplate import Template, TemplateError
+
+    try:
+        return Template(gd.prepare(text), name=name, funcs=gd.docker_funcs())
+    except TemplateError as exc:
+        raise StatusError(64, f"template parsing error: {exc}") from None
+
+
+def _execute(tmpl: Any, data: Any) -> str:
+    from berth.gotemplate import ExecError
+
+    try:
+        return tmpl.execute(data)
+    except ExecError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _ansic(text: str) -> str:
+    """The daemon's RFC 3339 build time as Go's time.ANSIC, as docker shows it."""
+    from berth.timefmt import parse_rfc3339
+
+    try:
+        secs = parse_rfc3339(text)
+    except (ValueError, IndexError):
+        return text
+    offset = 0
+    if len(text) > 6 and text[-6] in "+-":
+        offset = (int(text[-5:-3]) * 3600 + int(text[-2:]) * 60) * (1 if text[-6] == "+" else -1)
+    return time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(secs + offset))
+
+
+def _arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def client_version(cli: Cli, negotiated: str | None) -> dict[str, Any]:
+    from berth import API_VERSION, __version__
+
+    return {
+        "Version": __version__,
+        "ApiVersion": negotiated or API_VERSION,
+        "DefaultAPIVersion": API_VERSION,
+        "GitCommit": "unknown",
+        "GoVersion": f"python{platform.python_version()}",
+        "Os": sys.platform if sys.platform != "linux" else "linux",
+        "Arch": _arch(),
+        "BuildTime": "",
+        "Context": "default",
+    }
+
+
+def _version(cli: Cli, v: Values, args: list[str]) -> int:
+    tmpl = _template(v.format, "version") if v.format and v.format.strip() != "json" else None
+    client = cli.client()
+    server: dict[str, Any] | None = None
+    error: CliError | None = None
+    try:
+        client.negotiate()
+        server = client.get("/version")
+    except CliError as exc:
+        error = exc
+    info = {"Client": client_version(cli, client.version), "Server": server}
+    if v.format:
+        if tmpl is None:
+            from .formatter import go_json
+
+            cli.out.write(go_json(info) + "\n")
+        else:
+            cli.out.write(_execute(tmpl, info) + "\n")
+    else:
+        cli.out.write(_render_version(info))
+    if error is not None:
+        raise error
+    return 0
+
+
+def _render_version(info: dict[str, Any]) -> str:
+    c = info["Client"]
+    api = c["ApiVersion"]
+    if api != c["DefaultAPIVersion"]:
+        api += f" (downgraded from {c['DefaultAPIVersion']})"
+    lines = [
+        "Client:",
+        f" Version:           {c['Version']}",
+        f" API version:       {api}",
+        f" Go version:        {c['GoVersion']}",
+        f" Git commit:        {c['GitCommit']}",
+        f" Built:             {c['BuildTime']}",
+        f" OS/Arch:           {c['Os']}/{c['Arch']}",
+        f" Context:           {c['Context']}",
+    ]
+    s = info.get("Server")
+    if s:
+        name = ((s.get("Platform") or {}).get("Name")) or ""
+        lines.append("")
+        lines.append("Server:" + (f" {name}" if name else ""))
+        for comp in s.get("Components") or []:
+            lines.append(f" {comp.get('Name', '')}:")
+            details = comp.get("Details") or {}
+            if comp.get("Name") == "Engine":
+                lines.extend([
+                    f"  Version:          {comp.get('Version', '')}",
+                    f"  API version:      {details.get('ApiVersion', '')} (minimum version {details.get('MinAPIVersion', '')})",
+                    f"  Go version:       {details.get('GoVersion', '')}",
+                    f"  Git commit:       {details.get('GitCommit', '')}",
+                    f"  Built:            {_ansic(details.get('BuildTime', ''))}",
+                    f"  OS/Arch:          {details.get('Os', '')}/{details.get('Arch', '')}",
+                    f"  Experimental:     {details.get('Experimental', '')}",
+                ])
+            else:
+                lines.append(f"  Version:          {comp.get('Version', '')}")
+                for key in sorted(details):
+                    lines.append(f"  {key}:".ljust(20) + f"{details[key]}")
+    return "\n".join(lines) + "\n"
+
+
+def version_command() -> Command:
+    return Command("version", "[OPTIONS]", "Show the Berth version information", _version, _format_flags, ("none",))
+
+
+# --- info -------------------------------------------------------------------------------------
+
+
+def _info(cli: Cli, v: Values, args: list[str]) -> int:
+    tmpl = _template(v.format, "") if v.format and v.format.strip() != "json" else None
+    client = cli.client()
+    error: CliError | None = None
+    info: dict[str, Any] | None = None
+    try:
+        info = client.get("/info")
+    except CliError as exc:
+        error = exc
+    if v.format:
+        if error is not None:
+            raise error
+        if tmpl is None:
+            from .formatter import go_json
+
+            data = dict(info or {})
+            data["ClientInfo"] = {"Debug": cli.debug, "Context": "default", "Plugins": [], "Warnings": None}
+            cli.out.write(go_json(data) + "\n")
+        else:
+            cli.out.write(_execute(tmpl, info) + "\n")
+        return 0
+    from berth import __version__
+
+    out = ["Client:", f" Version:    {__version__}", " Context:    default",
+           f" Debug Mode: {'true' if cli.debug else 'false'}", "", "Server:"]
+    if error is not None:
+        cli.out.write("\n".join(out) + "\n")
+        raise error
+    out.extend(_server_lines(info or {}))
+    cli.out.write("\n".join(out) + "\n\n")
+    for w in (info or {}).get("Warnings") or []:
+        cli.err.write(w + "\n")
+    return 0
+
+
+def _b(value: Any) -> str:
+    return "true" if value else "false"
+
+
+def _server_lines(i: dict[str, Any]) -> list[str]:
+    from .units import bytes_size
+
+    out = [
+        f" Containers: {i.get('Containers', 0)}",
+        f"  Running: {i.get('ContainersRunning', 0)}",
+        f"  Paused: {i.get('ContainersPaused', 0)}",
+        f"  Stopped: {i.get('ContainersStopped', 0)}",
+        f" Images: {i.get('Images', 0)}",
+        f" Server Version: {i.get('ServerVersion', '')}",
+        f" Storage Driver: {i.get('Driver', '')}",
+    ]
+    for pair in i.get("DriverStatus") or []:
+        if len(pair) == 2:
+            out.append(f"  {pair[0]}: {pair[1]}")
+    out.append(f" Logging Driver: {i.get('LoggingDriver', '')}")
+    out.append(f" Cgroup Driver: {i.get('CgroupDriver', '')}")
+    out.append(f" Cgroup Version: {i.get('CgroupVersion', '')}")
+    plugins = i.get("Plugins") or {}
+    out.append(" Plugins:")
+    for kind in ("Volume", "Network", "Authorization", "Log"):
+        if plugins.get(kind):
+            out.append(f"  {kind}: {' '.join(plugins[kind])}")
+    swarm = (i.get("Swarm") or {}).get("LocalNodeState") or "inactive"
+    out.append(f" Swarm: {swarm}")
+    runtimes = i.get("Runtimes") or {}
+    if runtimes:
+        out.append(f" Runtimes: {' '.join(sorted(runtimes))}")
+        out.append(f" Default Runtime: {i.get('DefaultRuntime', '')}")
+    out.append(f" Init Binary: {i.get('InitBinary', '')}")
+    out.append(f" containerd version: {(i.get('ContainerdCommit') or {}).get('ID', '')}")
+    out.append(f" runc version: {(i.get('RuncCommit') or {}).get('ID', '')}")
+    out.append(f" init version: {(i.get('InitCommit') or {}).get('ID', '')}")
+    sec = i.get("SecurityOptions") or []
+    if sec:
+        out.append(" Security Options:")
+        for opt in sec:
+            fields = dict(kv.split("=", 1) for kv in opt.split(",") if "=" in kv)
+            out.append(f"  {fields.get('name', opt)}")
+            for key, val in fields.items():
+                if key != "name":
+                    out.append(f"   {key.capitalize()}: {val}")
+    out.extend([
+        f" Kernel Version: {i.get('KernelVersion', '')}",
+        f" Operating System: {i.get('OperatingSystem', '')}",
+        f" OSType: {i.get('OSType', '')}",
+        f" Architecture: {i.get('Architecture', '')}",
+        f" CPUs: {i.get('NCPU', 0)}",
+        f" Total Memory: {bytes_size(i.get('MemTotal') or 0)}",
+        f" Name: {i.get('Name', '')}",
+        f" ID: {i.get('ID', '')}",
+        f" Docker Root Dir: {i.get('DockerRootDir', '')}",
+        f" Debug Mode: {_b(i.get('Debug'))}",
+        f" Experimental: {_b(i.get('ExperimentalBuild'))}",
+    ])
+    labels = i.get("Labels") or []
+    if labels:
+        out.append(" Labels:")
+        out.extend(f"  {label}" for label in labels)
+    insecure = ((i.get("RegistryConfig") or {}).get("InsecureRegistryCIDRs")) or []
+    if insecure:
+        out.append(" Insecure Registries:")
+        out.extend(f"  {r}" for r in insecure)
+    out.append(f" Live Restore Enabled: {_b(i.get('LiveRestoreEnabled'))}")
+    return out
+
+
+def info_command() -> Command:
+    return Command("info", "[OPTIONS]", "Display system-wide information", _info, _format_flags, ("none",),
+                   aliases="system info, info")

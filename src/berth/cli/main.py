@@ -1,0 +1,257 @@
+"""Entry point of the `berth` command: global flags, then one lazily imported command.
+
+Start-up time is part of the product (`berth run --rm busybox true` should feel
+instant), so this module only knows command *names*; the module implementing a
+command is imported when that command runs. Nothing here imports asyncio,
+aiohttp or the other command modules.
+"""
+
+from __future__ import annotations
+
+import sys
+from .command import PROG, Cli, CliError, Command, execute, help_width
+from .flags import FlagError, FlagSet, HelpRequested
+
+# name -> (module, factory, short description)
+_C = {
+    "attach": ("cmd_attach", "attach_command", "Attach local standard input, output, and error streams to a running container"),
+    "create": ("cmd_run", "create_command", "Create a new container"),
+    "exec": ("cmd_exec", "exec_command", "Execute a command in a running container"),
+    "history": ("cmd_images", "history_command", "Show the history of an image"),
+    "images": ("cmd_images", "images_command", "List images"),
+    "import": ("cmd_import", "import_command", "Import the contents from a tarball to create a filesystem image"),
+    "info": ("cmd_system", "info_command", "Display system-wide information"),
+    "inspect": ("cmd_inspect", "inspect_command", "Return low-level information on Berth objects"),
+    "kill": ("cmd_container", "kill_command", "Kill one or more running containers"),
+    "logs": ("cmd_logs", "logs_command", "Fetch the logs of a container"),
+    "pause": ("cmd_container", "pause_command", "Pause all processes within one or more containers"),
+    "port": ("cmd_container", "port_command", "List port mappings or a specific mapping for the container"),
+    "ps": ("cmd_ps", "ps_command", "List containers"),
+    "rename": ("cmd_container", "rename_command", "Rename a container"),
+    "restart": ("cmd_container", "restart_command", "Restart one or more containers"),
+    "rm": ("cmd_container", "rm_command", "Remove one or more containers"),
+    "rmi": ("cmd_images", "rmi_command", "Remove one or more images"),
+    "run": ("cmd_run", "run_command", "Create and run a new container from an image"),
+    "start": ("cmd_container", "start_command", "Start one or more stopped containers"),
+    "stop": ("cmd_container", "stop_command", "Stop one or more running containers"),
+    "tag": ("cmd_images", "tag_command", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    "top": ("cmd_container", "top_command", "Display the running processes of a container"),
+    "unpause": ("cmd_container", "unpause_command", "Unpause all processes within one or more containers"),
+    "version": ("cmd_system", "version_command", "Show the Berth version information"),
+    "wait": ("cmd_container", "wait_command", "Block until one or more containers stop, then print their exit codes"),
+}
+
+TOP_LEVEL = {name: spec for name, spec in _C.items()}
+
+MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
+    "container": ("Manage containers", {
+        "attach": _C["attach"],
+        "create": _C["create"],
+        "exec": _C["exec"],
+        "inspect": ("cmd_inspect", "container_inspect_command", "Display detailed information on one or more containers"),
+        "kill": _C["kill"],
+        "logs": _C["logs"],
+        "ls": ("cmd_ps", "ps_command", "List containers"),
+        "pause": _C["pause"],
+        "port": _C["port"],
+        "prune": ("cmd_container", "prune_command", "Remove all stopped containers"),
+        "rename": _C["rename"],
+        "restart": _C["restart"],
+        "rm": _C["rm"],
+        "run": _C["run"],
+        "start": _C["start"],
+        "stop": _C["stop"],
+        "top": _C["top"],
+        "unpause": _C["unpause"],
+        "wait": _C["wait"],
+    }),
+    "image": ("Manage images", {
+        "bootstrap": ("cmd_import", "bootstrap_command", "Build a base image from local packages (busybox, debian)"),
+        "history": _C["history"],
+        "import": _C["import"],
+        "inspect": ("cmd_images", "image_inspect_command", "Display detailed information on one or more images"),
+        "ls": ("cmd_images", "images_command", "List images"),
+        "prune": ("cmd_images", "image_prune_command", "Remove unused images"),
+        "rm": ("cmd_images", "rmi_command", "Remove one or more images"),
+        "tag": _C["tag"],
+    }),
+    "system": ("Manage Berth", {
+        "info": _C["info"],
+    }),
+}
+
+# Hidden alternative names (`container list`, `image remove`...).
+SUB_ALIASES = {
+    ("container", "list"): "ls",
+    ("container", "ps"): "ls",
+    ("container", "remove"): "rm",
+    ("image", "list"): "ls",
+    ("image", "remove"): "rm",
+}
+
+COMMON = ("run", "exec", "ps", "images", "version", "info")
+
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
+
+
+def _global_flags() -> FlagSet:
+    fs = FlagSet(interspersed=False)
+    fs.string("config", "", "Location of client config files", default="/root/.berth")
+    fs.string("context", "c", 'Name of the context to use to connect to the daemon (overrides BERTH_HOST env var)')
+    fs.bool("debug", "D", "Enable debug mode")
+    fs.list("host", "H", "Daemon socket to connect to")
+    fs.string("log-level", "l", 'Set the logging level ("debug", "info", "warn", "error", "fatal")', default="info")
+    fs.bool("tls", "", "Use TLS; implied by --tlsverify")
+    fs.string("tlscacert", "", "Trust certs signed only by this CA", default="")
+    fs.string("tlscert", "", "Path to TLS certificate file", default="")
+    fs.string("tlskey", "", "Path to TLS key file", default="")
+    fs.bool("tlsverify", "", "Use TLS and verify the remote")
+    fs.bool("version", "v", "Print version information and quit")
+    return fs
+
+
+def _listing(entries: list[tuple[str, str]]) -> str:
+    return "\n".join(f"  {name.ljust(11)} {short}" for name, short in entries)
+
+
+def root_help(fs: FlagSet) -> str:
+    common = [(n, _C[n][2]) for n in COMMON]
+    mgmt = [(n, MANAGEMENT[n][0]) for n in sorted(MANAGEMENT)]
+    others = [(n, _C[n][2]) for n in sorted(_C) if n not in COMMON]
+    return (
+        f"Usage:  {PROG} [OPTIONS] COMMAND\n\n"
+        "A self-sufficient runtime for containers\n\n"
+        f"Common Commands:\n{_listing(common)}\n\n"
+        f"Management Commands:\n{_listing(mgmt)}\n\n"
+        f"Commands:\n{_listing(others)}\n\n"
+        f"Global Options:\n{fs.usages(help_width())}\n"
+        f"Run '{PROG} COMMAND --help' for more information on a command.\n"
+    )
+
+
+def group_help(name: str) -> str:
+    short, children = MANAGEMENT[name]
+    entries = [(n, spec[2]) for n, spec in sorted(children.items())]
+    return (
+        f"Usage:  {PROG} {name} COMMAND\n\n{short}\n\n"
+        f"Commands:\n{_listing(entries)}\n\n"
+        f"Run '{PROG} {name} COMMAND --help' for more information on a command.\n"
+    )
+
+
+def load_command(spec: tuple[str, str, str]) -> Command:
+    import importlib
+
+    module = importlib.import_module(f"berth.cli.{spec[0]}")
+    return getattr(module, spec[1])()
+
+
+def _version_line() -> str:
+    from berth import __version__
+
+    return f"Berth version {__version__}, build source"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `berth` with `argv` (without the program name); return the exit status.
+
+    Callable in-process: output goes to the current sys.stdout/sys.stderr.
+    """
+    console = argv is None
+    if argv is None:
+        argv = sys.argv[1:]
+        try:
+            import signal
+
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        except (AttributeError, ValueError):
+            pass
+    out, err = sys.stdout, sys.stderr
+    gfs = _global_flags()
+    try:
+        gv, rest = gfs.parse(argv, stderr=err)
+    except HelpRequested as req:
+        if req.deprecated_h:
+            out.write("Flag shorthand -h has been deprecated, use --help\n")
+        out.write(root_help(gfs))
+        return 0
+    except FlagError as exc:
+        err.write(f"{exc}\n\nUsage:  {PROG} [OPTIONS] COMMAND [ARG...]\n\nRun '{PROG} --help' for more information\n")
+        return 125
+    if gv.version:
+        out.write(_version_line() + "\n")
+        return 0
+    if gv.log_level not in LOG_LEVELS:
+        err.write(f"Unable to parse logging level: {gv.log_level}\n")
+        return 1
+    if gv.context and gv.context != "default":
+        err.write(f'context "{gv.context}" does not exist\n')
+        return 1
+    if len(gv.host) > 1:
+        err.write("Specify only one -H\n")
+        return 1
+    if not rest:
+        err.write(root_help(gfs))
+        return 0
+
+    tls = None
+    if gv.tls or gv.tlsverify or gv.tlscacert or gv.tlscert or gv.tlskey:
+        tls = {"verify": gv.tlsverify, "ca": gv.tlscacert, "cert": gv.tlscert, "key": gv.tlskey}
+    cli = Cli(host=gv.host[0] if gv.host else None, tls=tls, debug=gv.debug)
+    try:
+        return dispatch(cli, rest)
+    except CliError as exc:
+        if exc.message:
+            cli.err.write(exc.message.rstrip("\n") + "\n")
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 141 if console else 1
+    finally:
+        cli.close()
+        try:
+            cli.out.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def dispatch(cli: Cli, args: list[str]) -> int:
+    name, rest = args[0], args[1:]
+    if name in MANAGEMENT:
+        children = MANAGEMENT[name][1]
+        if not rest or rest[0] in ("--help", "-h"):
+            stream = cli.out if rest else cli.err
+            if rest and rest[0] == "-h":
+                stream.write("Flag shorthand -h has been deprecated, use --help\n")
+            stream.write(group_help(name))
+            return 0
+        sub = SUB_ALIASES.get((name, rest[0]), rest[0])
+        if sub not in children:
+            if sub.startswith("-"):
+                cli.err.write(
+                    f"unknown flag: {sub}\n\nUsage:  {PROG} {name} COMMAND\n\n"
+                    f"Run '{PROG} {name} --help' for more information\n"
+                )
+                return 125
+            cli.err.write(
+                f"{PROG}: unknown command: {PROG} {name} {sub}\n\nUsage:  {PROG} {name}\n\n"
+                f"Run '{PROG} {name} --help' for more information\n"
+            )
+            return 1
+        cmd = load_command(children[sub])
+        return execute(cli, cmd, f"{PROG} {name} {sub}", rest[1:])
+    spec = TOP_LEVEL.get(name)
+    if spec is None:
+        cli.err.write(f"{PROG}: unknown command: {PROG} {name}\n\nRun '{PROG} --help' for more information\n")
+        return 1
+    cmd = load_command(spec)
+    return execute(cli, cmd, f"{PROG} {name}", rest)
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    console_main()
