@@ -42,8 +42,8 @@ TARGETS = {"run_rm_true": 170.0, "start_50_detached": 6.0, "ps_50": 27.0, "exec_
 
 
 def berth_wrapper(sb: Sandbox, workdir: str) -> str:
-    """A `berth` executable for workloads.sh: the console script when installed."""
-    script = os.path.join(sys.prefix, "bin", "berth")
+    """A `berth` executable for workloads.sh: the installed launcher (scripts/setup.sh)."""
+    script = "/usr/local/bin/berth"
     path = os.path.join(workdir, "berth")
     with open(path, "w") as f:
         if os.path.exists(script):
