@@ -158,11 +158,12 @@ def test_cwd_defaults_to_root_and_must_be_absolute(rootfs):
         build_spec(request(rootfs, {"WorkingDir": "srv"}))
 
 
-def test_user_is_resolved_from_the_rootfs(rootfs):
-    assert build_spec(request(rootfs))["process"]["user"] == {"uid": 0, "gid": 0, "additionalGids": [10]}
-    assert build_spec(request(rootfs, {"User": "app"}))["process"]["user"] == {"uid": 1000, "gid": 1000}
+def test_user_is_resolved_from_the_rootfs_with_the_primary_group_among_the_groups(rootfs):
+    assert build_spec(request(rootfs))["process"]["user"] == {"uid": 0, "gid": 0, "additionalGids": [0, 10]}
+    assert build_spec(request(rootfs, {"User": "app"}))["process"]["user"] == {
+        "uid": 1000, "gid": 1000, "additionalGids": [1000]}
     spec = build_spec(request(rootfs, {"User": "app"}, {"GroupAdd": ["wheel", "42"]}))
-    assert spec["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [10, 42]}
+    assert spec["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 10, 42]}
     with pytest.raises(InvalidParameter, match="unable to find user nosuch: no matching entries in passwd file"):
         build_spec(request(rootfs, {"User": "nosuch"}))
 

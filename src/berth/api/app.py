@@ -11,7 +11,7 @@ from aiohttp import web
 from berth.api.params import reply
 
 from berth import API_VERSION, MIN_API_VERSION
-from berth.api import containers, images, system, unsupported
+from berth.api import containers, execs, images, system, unsupported
 from berth.errors import BerthError, InvalidParameter, NotModified, http_status
 
 log = logging.getLogger("berth.api")
@@ -82,6 +82,7 @@ def make_app(daemon) -> web.Application:
 
     system.routes(add)
     containers.routes(add)
+    execs.routes(add)
     images.routes(add)
     unsupported.routes(add)
     return app

@@ -54,7 +54,9 @@ async def inspect(request: web.Request) -> web.Response:
     s = svc(request)
     c = s.get(request.match_info["id"])
     size = s.snaps.upper_size(c.id) if qbool(request, "size") else None
-    return reply(c.inspect(size))
+    doc = c.inspect(size)
+    doc["ExecIDs"] = request.app["daemon"].execs.ids_for(c.id)
+    return reply(doc)
 
 
 async def start(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from berth.content.blobs import BlobStore
 from berth.engine.containers import ContainerService, EngineConfig
 from berth.engine.events import EventBus
+from berth.engine.execs import ExecService
 from berth.errors import System
 from berth.images.store import ImageStore, go_arch
 from berth.snapshots.overlay import OverlaySnapshotter
@@ -73,6 +74,7 @@ class Daemon:
             EngineConfig(cfg.data_root, cfg.exec_root, cfg.default_runtime, cfg.runtimes, init,
                          cfg.log_driver, dict(cfg.log_opts)),
             self.md, self.images, self.snaps, self.events)
+        self.execs = ExecService(self.containers, self.events)
 
     def check_host(self) -> None:
         """The host traps of this machine kind, handled before anything runs."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from berth.errors import InvalidParameter, System
 from berth.runtime import capabilities, host, seccomp
-from berth.runtime.users import resolve_user
+from berth.runtime.users import oci_user, resolve_user
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -541,9 +541,7 @@ def build_spec(req: SpecRequest) -> dict:
         args = [INIT_PATH, "--", *args]
     mounts = merge_mounts(mounts, req.extra_mounts)
 
-    user: dict[str, Any] = {"uid": uid, "gid": gid}
-    if sgids:
-        user["additionalGids"] = sgids
+    user = oci_user(uid, gid, sgids)
     process: dict[str, Any] = {
         "terminal": bool(config.get("Tty")),
         "user": user,

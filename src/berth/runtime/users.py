@@ -201,3 +201,9 @@ def resolve_user(rootfs: str, user: str, group_add: list[str] | None = None) -> 
         if found not in sgids:
             sgids.append(found)
     return uid, gid, sgids
+
+
+def oci_user(uid: int, gid: int, sgids: list[int]) -> dict:
+    """The OCI process.user; the primary group leads the supplementary ones, as
+    containerd sets it (so `id` lists it among the groups, as under docker)."""
+    return {"uid": uid, "gid": gid, "additionalGids": [gid, *(g for g in sgids if g != gid)]}
