@@ -13,6 +13,7 @@ from berth.content.blobs import BlobStore
 from berth.engine.containers import ContainerService, EngineConfig
 from berth.engine.events import EventBus
 from berth.engine.execs import ExecService
+from berth.engine.health import HealthMonitor
 from berth.errors import System
 from berth.images.store import ImageStore, go_arch
 from berth.snapshots.overlay import OverlaySnapshotter
@@ -75,6 +76,7 @@ class Daemon:
                          cfg.log_driver, dict(cfg.log_opts)),
             self.md, self.images, self.snaps, self.events)
         self.execs = ExecService(self.containers, self.events)
+        self.health = HealthMonitor(self.containers, self.execs)
 
     def check_host(self) -> None:
         """The host traps of this machine kind, handled before anything runs."""

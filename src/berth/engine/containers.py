@@ -16,6 +16,7 @@ import shutil
 import signal as sig
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from berth.engine import monitor_link, names
 from berth.engine import restart as restart_policy
@@ -59,6 +60,9 @@ class ContainerService:
         os.makedirs(os.path.join(cfg.data_root, "containers"), exist_ok=True)
         os.makedirs(os.path.join(cfg.exec_root, "c"), exist_ok=True)
         self.launcher = monitor_link.Launcher(os.path.join(cfg.exec_root, "monitors.log"))
+        # Other services follow a container's runs (healthchecks): called after start / exit.
+        self.on_started: list[Callable[[Container], None]] = []
+        self.on_exited: list[Callable[[Container], None]] = []
 
     # ------------------------------------------------------------------ lookup
     def get(self, ref: str) -> Container:
@@ -176,6 +180,9 @@ class ContainerService:
     def _save_state(self, c: Container) -> None:
         self.md.execute("UPDATE containers SET state=? WHERE id=?", (dumps(c.state), c.id))
 
+    save_state = _save_state
+    event_attrs = _attrs
+
     def _save_doc(self, c: Container) -> None:
         self.md.execute("UPDATE containers SET doc=?, name=? WHERE id=?", (dumps(c.doc), c.name, c.id))
 
@@ -281,6 +288,8 @@ class ContainerService:
                         "StartedAt": rfc3339nano(), "FinishedAt": ZERO_TIME})
         self._save_state(c)
         c.watch_task = asyncio.ensure_future(self._watch(c, watch))
+        for hook in self.on_started:
+            hook(c)
         self.events.publish("container", "start", c.id, self._attrs(c))
 
     def _network(self, c: Container) -> tuple[str | None, list[dict]]:
@@ -352,6 +361,8 @@ class ContainerService:
             self._save_state(c)
         self.snaps.unmount(c.id)
         c.watch_task = None
+        for hook in self.on_exited:
+            hook(c)
         self.events.publish("container", "die", c.id, self._attrs(c, exitCode=str(code)))
         waiters, c.exit_waiters = c.exit_waiters, []
         for fut in waiters:
@@ -618,6 +629,8 @@ class ContainerService:
                     await self._on_exit(c, self._exit_file(cid))
                     continue
                 c.watch_task = asyncio.ensure_future(self._watch(c, conn))
+                for hook in self.on_started:
+                    hook(c)
                 log.info("re-attached to running container %s", cid[:12])
             else:
                 self.snaps.unmount(cid)
@@ -723,6 +736,9 @@ def _validate_host_config(hc: dict, cfg: EngineConfig) -> list[str]:
         raise InvalidParameter(f"network {mode} not found")
     if hc.get("AutoRemove") and (hc.get("RestartPolicy") or {}).get("Name") not in ("", "no", None):
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
+    if (hc.get("HealthOnFailure") or "none") not in ("none", "kill", "restart", "stop"):
+        raise InvalidParameter(f"invalid health-on-failure action {hc['HealthOnFailure']!r}: "
+                               "use one of none, kill, restart, stop")
     policy = (hc.get("RestartPolicy") or {}).get("Name")
     if policy not in ("", "no", "always", "unless-stopped", "on-failure", None):
         raise InvalidParameter(f"invalid restart policy: unknown policy '{policy}'; "

@@ -72,7 +72,10 @@ class Container:
         if s.get("Status") == "removing":
             return "Removal In Progress"
         if s.get("Running"):
-            return "Up " + human_duration(now - unix_from_iso(s["StartedAt"]))
+            from berth.engine.health import status_suffix
+
+            paused = " (Paused)" if s.get("Paused") else ""
+            return "Up " + human_duration(now - unix_from_iso(s["StartedAt"])) + paused + status_suffix(s)
         if s.get("Status") == "created":
             return "Created"
         if s.get("Status") == "dead":
@@ -134,8 +137,14 @@ def merge_image_config(image_cfg: dict, cfg: dict) -> dict:
     labels = dict(image_cfg.get("Labels") or {})
     labels.update(cfg.get("Labels") or {})
     merged["Labels"] = labels
-    if cfg.get("Healthcheck") is None and image_cfg.get("Healthcheck"):
-        merged["Healthcheck"] = image_cfg["Healthcheck"]
+    image_health = image_cfg.get("Healthcheck")
+    if image_health:
+        # Fields the container leaves unset come from the image (docker merges them one by one).
+        mine = dict(cfg.get("Healthcheck") or {})
+        for key, value in image_health.items():
+            if not mine.get(key):
+                mine[key] = value
+        merged["Healthcheck"] = mine
     if image_cfg.get("OnBuild"):
         merged["OnBuild"] = None
     return merged
