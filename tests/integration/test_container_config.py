@@ -143,8 +143,6 @@ def test_supplementary_groups_include_the_primary_gid(sandbox):
     assert _status_field(out, "Groups").split() == ["65534"]
 
 
-@pytest.mark.xfail(reason="docker sets HOME=/ for a uid that has no /etc/passwd entry; Berth leaves HOME empty",
-                   strict=True)
 def test_home_is_root_dir_for_a_uid_without_passwd_entry(sandbox):
     assert _run(sandbox, "-u", "1000", "busybox", "sh", "-c", "echo HOME=$HOME").stdout == "HOME=/\n"
 
@@ -356,9 +354,6 @@ def test_memory_limit_kills_a_process_that_goes_past_it(sandbox, names):
     assert r.returncode == 137, (r.returncode, r.stderr)
 
 
-@pytest.mark.xfail(reason="docker records HostConfig.MemorySwap = 2 x Memory when -m is given without "
-                          "--memory-swap (and applies it); Berth applies it in the cgroup but reports MemorySwap 0",
-                   strict=True)
 def test_memory_swap_defaults_to_twice_the_memory_in_inspect(sandbox, names):
     names.append("memswap")
     sandbox.docker("create", "--name", "memswap", "-m", "64m", "busybox")

@@ -364,9 +364,6 @@ def test_ps_table_columns(sandbox, ps_set):
     assert by_name[f"ps-{tag}-ex0"].split()[2] == '"true"'
 
 
-@pytest.mark.xfail(reason="docker's container list puts single quotes around each argument that contains a space "
-                          "(Command \"sh -c 'exit 3'\", so ps shows \"sh -c 'exit 3'\"); Berth joins the arguments "
-                          "unquoted (\"sh -c exit 3\")", strict=True)
 def test_ps_command_quotes_arguments_with_spaces(sandbox, ps_set):
     tag, label, made = ps_set
     r = sandbox.docker("ps", "-a", "--no-trunc", "--filter", f"id={made['ex3']}", "--format", "{{.Command}}")
@@ -657,8 +654,6 @@ def test_events_filters_and_other_actions(sandbox, names):
     assert [e["Action"] for e in only_die] == ["die"]
 
 
-@pytest.mark.xfail(reason="docker emits an 'attach' event when a client attaches (docker run without -d: "
-                          "create, attach, start, die, destroy); Berth emits no attach event", strict=True)
 def test_events_include_attach_for_an_attached_run(sandbox):
     since = time.time() - 0.1
     assert sandbox.docker("run", "--rm", "--name", "evattach", "busybox", "true").returncode == 0
@@ -666,9 +661,6 @@ def test_events_include_attach_for_an_attached_run(sandbox):
     assert evs == ["create", "attach", "start", "die", "destroy"]
 
 
-@pytest.mark.xfail(reason="docker emits a 'kill' event with signal=9 when stop escalates after the timeout "
-                          "(kill 15, kill 9, die, stop) and when rm -f kills a running container; Berth emits only "
-                          "the first kill (signal=15) and none for rm -f", strict=True)
 def test_events_show_the_sigkill_of_a_stop_that_times_out(sandbox, names):
     since = time.time() - 0.1
     names.append("evkill")

@@ -182,9 +182,6 @@ def test_images_positional_reference_argument(sandbox, listed):
     assert _refs(sandbox, "nosuch") == []
 
 
-@pytest.mark.xfail(reason="docker's reference filter (and `docker images REPO:TAG`) lists only the tags that "
-                          "match; for an image tagged list-a:1 and list-a:2, reference=list-a:2 gives list-a:2 alone. "
-                          "Berth lists every tag of a matching image", strict=True)
 @pytest.mark.parametrize("args", [("--filter", "reference=list-a:2"), ("--filter", "reference=*:2"), ("list-a:2",)])
 def test_reference_filter_lists_only_the_matching_tags(sandbox, listed, args):
     assert [r for r in _refs(sandbox, *args) if r.startswith("list-")] == ["list-a:2"]
@@ -213,9 +210,6 @@ def test_image_inspect_has_dockers_shape(sandbox):
     assert json.loads(sandbox.docker("inspect", "--type", "image", "busybox").stdout)[0]["Id"] == doc["Id"]
 
 
-@pytest.mark.xfail(reason="docker's import records 'Imported from -' (or the -m message) as the image Comment, "
-                          "so image inspect shows it; Berth shows it in history but image inspect's Comment is ''",
-                   strict=True)
 def test_image_inspect_comment_of_an_import(sandbox, busybox_tar, cleanup):
     cleanup[0].append("commented:1")
     _import(sandbox, busybox_tar, "commented:1")
@@ -332,9 +326,6 @@ def test_rmi_f_of_an_image_used_by_a_running_container_keeps_the_image(sandbox, 
     assert json.loads(sandbox.docker("inspect", cid).stdout)[0]["State"]["Running"] is True
 
 
-@pytest.mark.xfail(reason="docker ps shows the container's image id once its image reference no longer names "
-                          "that image (here after rmi -f); Berth keeps showing the removed reference 'psgone:1'",
-                   strict=True)
 def test_ps_shows_the_image_id_once_the_reference_is_gone(sandbox, busybox_tar, cleanup):
     image_id = _import(sandbox, busybox_tar, "psgone:1")
     cid = sandbox.docker("create", "psgone:1", "true").stdout.strip()
@@ -376,9 +367,6 @@ def test_image_prune_removes_dangling_images_and_with_a_the_unused_ones(sandbox,
     assert sandbox.docker("run", "--rm", "busybox", "true").returncode == 0
 
 
-@pytest.mark.xfail(reason="docker's image prune counts only the layers it really removed (0B when the pruned "
-                          "image's layer is shared with a kept image); Berth reports the image size (1.983MB) "
-                          "although the shared layer stays on disk", strict=True)
 def test_image_prune_reports_no_space_for_shared_layers(sandbox, busybox_tar):
     _import(sandbox, busybox_tar, "sharedlayer:1", "LABEL sharedlayer=1")
     _import(sandbox, busybox_tar, "sharedlayer:1", "LABEL sharedlayer=1")
@@ -416,9 +404,6 @@ def test_a_fully_qualified_name_is_shown_in_its_familiar_form(sandbox, busybox_t
     assert (r.returncode, r.stdout) == (0, f"Untagged: familiar:1\nDeleted: {image_id}\n")
 
 
-@pytest.mark.xfail(reason="docker's images --filter reference=PATTERN matches the pattern against the familiar "
-                          "name ('busybox:latest', 'busybox'), so reference=docker.io/library/busybox lists "
-                          "nothing; Berth normalises the pattern and lists busybox", strict=True)
 def test_reference_filter_matches_familiar_names_only(sandbox):
     assert _refs(sandbox, "--filter", "reference=docker.io/library/busybox") == []
 

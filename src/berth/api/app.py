@@ -10,8 +10,8 @@ from aiohttp import web
 
 from berth.api.params import reply
 
-from berth import API_VERSION, MIN_API_VERSION
-from berth.api import containers, execs, images, system, unsupported
+from berth import API_VERSION, MIN_API_VERSION, __version__
+from berth.api import archive, containers, execs, images, resources, system, unsupported
 from berth.errors import BerthError, InvalidParameter, NotModified, http_status
 
 log = logging.getLogger("berth.api")
@@ -75,6 +75,12 @@ def make_app(daemon) -> web.Application:
                           client_max_size=1 << 40, handler_args={"max_field_size": 1 << 20})
     app["daemon"] = daemon
 
+    async def version_headers(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.setdefault("API-Version", API_VERSION)
+        response.headers.setdefault("Server", "Berth/" + __version__ + " (linux)")
+
+    app.on_response_prepare.append(version_headers)
+
     def add(method: str, path: str, handler) -> None:
         # Every route answers unprefixed and under /v1.N/.
         app.router.add_route(method, path, handler)
@@ -82,7 +88,9 @@ def make_app(daemon) -> web.Application:
 
     system.routes(add)
     containers.routes(add)
+    archive.routes(add)
     execs.routes(add)
+    resources.routes(add)
     images.routes(add)
     unsupported.routes(add)
     return app

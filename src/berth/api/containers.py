@@ -9,6 +9,7 @@ import time
 from aiohttp import web
 
 
+from berth.api import body_types
 from berth.api.hijack import hijack, wants_upgrade
 from berth.api.params import json_body, qbool, qint, reply
 from berth.engine import monitor_link
@@ -26,6 +27,7 @@ def svc(request: web.Request) -> ContainerService:
 
 async def create(request: web.Request) -> web.Response:
     body = await json_body(request)
+    body_types.check_create(body)
     if request.query.get("platform") not in (None, "", "linux", "linux/amd64", "linux/x86_64"):
         raise InvalidParameter(f"image platform {request.query['platform']} is not supported")
     c, warnings = svc(request).create(body, request.query.get("name") or None)
@@ -42,7 +44,7 @@ async def list_(request: web.Request) -> web.Response:
     now = time.time()
     out = []
     for c in items:
-        doc = c.summary(now)
+        doc = s.summary(c, now)
         if qbool(request, "size"):
             doc["SizeRw"] = s.snaps.upper_size(c.id)
             doc["SizeRootFs"] = doc["SizeRw"] + c.doc.get("_ImageSize", 0)
@@ -213,6 +215,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     if not wants_upgrade(request):
         raise InvalidParameter("attach needs a connection upgrade (Connection: Upgrade, Upgrade: tcp)")
     resp, raw = await hijack(request, RAW if tty else MUX)
+    s.events.publish("container", "attach", c.id, s.event_attrs(c))
     try:
         if qbool(request, "logs") and c.doc.get("LogPath"):
             from berth.logs.frames import frame

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from berth.api.params import qbool, reply
 from berth.engine.filters import label_matches, parse_filters
-from berth.errors import BerthError, InvalidParameter, NotImplementedFeature
+from berth.errors import InvalidParameter, NotImplementedFeature
 from berth.images import reference as refs
 from berth.images.store import Image
 
@@ -71,20 +71,19 @@ async def create(request: web.Request) -> web.StreamResponse:
         refs.parse(reference)  # refuse a bad name before reading the upload
     changes = q.getall("changes", [])
     message = q.get("message", "")
-    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-    await resp.prepare(request)
+    if changes:
+        from berth.images.changes import apply_changes
+
+        apply_changes({}, changes)  # a bad --change is a 400 before the upload is read
     loop = asyncio.get_running_loop()
     warnings: list[str] = []
     body: BinaryIO = BodyReader(request, loop)  # type: ignore[assignment]
     store = daemon(request).images
-    try:
-        image = await loop.run_in_executor(
-            None, lambda: store.import_rootfs(body, reference, changes, message, warnings.append))
-    except Exception as e:  # the status line is out: errors travel in the stream
-        message = e.message if isinstance(e, BerthError) else f"import failed: {e}"
-        await resp.write(json.dumps({"errorDetail": {"message": message}, "error": message}).encode() + b"\r\n")
-        await resp.write_eof()
-        return resp
+    # Nothing is streamed until the layer is in: a failure is a plain HTTP error, as docker's.
+    image = await loop.run_in_executor(
+        None, lambda: store.import_rootfs(body, reference, changes, message, warnings.append))
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
     for w in warnings:
         await resp.write(json.dumps({"status": f"warning: {w}"}).encode() + b"\r\n")
     await resp.write(json.dumps({"status": image.id}).encode() + b"\r\n")
@@ -104,11 +103,44 @@ async def list_(request: web.Request) -> web.Response:
     counts: dict[str, int] = {}
     for c in d.containers.containers.values():
         counts[c.doc["Image"]] = counts.get(c.doc["Image"], 0) + 1
+    for pattern in filters.get("reference", []):
+        _check_pattern(pattern)
     for image in images:
         if not _image_matches(image, filters, d):
             continue
+        if "reference" in filters:
+            image.refs = _matching_refs(image, filters["reference"])
         out.append(d.images.summary(image, counts.get(image.id, 0) if qbool(request, "shared-size") else -1))
     return reply(out)
+
+
+def _check_pattern(pattern: str) -> None:
+    """Go's path.Match refuses an unclosed character class; fnmatch would not."""
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 1
+        elif ch == "[":
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+        i += 1
+    if depth:
+        raise InvalidParameter("syntax error in pattern")
+
+
+def _matching_refs(image: Image, patterns: list[str]) -> list[str]:
+    """The image's references that a reference filter selects, docker's way: the
+    pattern is matched against the short name, or the short name with its tag."""
+    out = []
+    for r in image.refs:
+        parsed = refs.parse(r)
+        if any(fnmatch.fnmatchcase(cand, pattern) for pattern in patterns
+               for cand in (parsed.familiar_name, parsed.familiar())):
+            out.append(r)
+    return out
 
 
 def _image_matches(image: Image, filters: dict[str, list[str]], d) -> bool:
@@ -125,13 +157,7 @@ def _image_matches(image: Image, filters: dict[str, list[str]], d) -> bool:
                                                 filters["label"]):
         return False
     if "reference" in filters:
-        ok = False
-        for r in image.refs:
-            parsed = refs.parse(r)
-            candidates = [parsed.familiar(), parsed.familiar_name, str(parsed), parsed.name]
-            if any(fnmatch.fnmatchcase(cand, pattern) for pattern in filters["reference"] for cand in candidates):
-                ok = True
-        if not ok:
+        if not _matching_refs(image, filters["reference"]):
             return False
     for key in ("before", "since"):
         if key in filters:
@@ -186,7 +212,7 @@ async def prune(request: web.Request) -> web.Response:
         elif key not in ("label", "label!", "until"):
             raise InvalidParameter(f"invalid filter '{key}'")
     deleted: list[dict] = []
-    reclaimed = 0
+    before = d.images.layers_size()
     used = {c.doc["Image"] for c in d.containers.containers.values()}
     for image in d.images.all():
         if image.id in used or (dangling_only and image.refs):
@@ -196,9 +222,9 @@ async def prune(request: web.Request) -> web.Response:
             continue
         if "label!" in filters and label_matches(labels, filters["label!"]):
             continue
-        reclaimed += image.size
         deleted += d.images.remove(image.id, True, d.containers.users_of_image)
-    return reply({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+    # Only layers that are gone count: one shared with a kept image frees nothing.
+    return reply({"ImagesDeleted": deleted or None, "SpaceReclaimed": before - d.images.layers_size()})
 
 
 def routes(add) -> None:

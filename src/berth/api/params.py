@@ -28,6 +28,9 @@ async def json_body(request: web.Request) -> dict:
     raw = await request.read()
     if not raw.strip():
         return {}
+    content_type = request.headers.get("Content-Type", "")
+    if content_type and content_type.split(";")[0].strip().lower() != "application/json":
+        raise InvalidParameter(f"unsupported Content-Type header ({content_type}): must be 'application/json'")
     import json
 
     try:

@@ -183,7 +183,7 @@ async def disk_usage(request: web.Request) -> web.Response:
     containers = []
     for c in d.containers.containers.values():
         counts[c.doc["Image"]] = counts.get(c.doc["Image"], 0) + 1
-        doc = c.summary(now)
+        doc = d.containers.summary(c, now)
         doc["SizeRw"] = d.snaps.upper_size(c.id)
         doc["SizeRootFs"] = doc["SizeRw"] + c.doc.get("_ImageSize", 0)
         containers.append(doc)

@@ -90,6 +90,16 @@ class ContainerService:
     def monitor_socket(self, cid: str) -> str:
         return os.path.join(self.run_dir(cid), "m.sock")
 
+    def summary(self, c: Container, now: float) -> dict:
+        """The list entry, with docker's rule for the Image column: the reference the
+        container was created with while it still names the same image, else its id."""
+        ref = c.config.get("Image", "")
+        try:
+            found = self.images.lookup(ref)
+        except BerthError:
+            found = None
+        return c.summary(now, ref if found is not None and found.id == c.doc["Image"] else None)
+
     def users_of_image(self, image_id: str) -> list[tuple[str, bool]]:
         return [(c.id, c.running) for c in self.containers.values() if c.doc["Image"] == image_id]
 
@@ -113,6 +123,10 @@ class ContainerService:
         host_config = _host_config(body.get("HostConfig") or {}, (self.cfg.log_driver, self.cfg.log_opts))
         warnings += _validate_host_config(host_config, self.cfg)
         config = _container_config(body)
+        if config.get("StopSignal"):
+            parse_signal(config["StopSignal"])
+        if host_config.get("Memory") and not host_config.get("MemorySwap"):
+            host_config["MemorySwap"] = 2 * host_config["Memory"]  # docker's default, shown in inspect
         config["Image"] = image_ref
         config = merge_image_config(image.config.get("config") or {}, config)
         entry = config.get("Entrypoint") or []
@@ -447,14 +461,15 @@ class ContainerService:
                 timeout = 10
         signum = parse_signal(signal or c.config.get("StopSignal") or "SIGTERM")
         done = self._exit_future(c)
-        if timeout != 0:
-            self.events.publish("container", "kill", c.id, self._attrs(c, signal=str(signum)))
-            await self._signal(c, signum)
-            try:
-                await asyncio.wait_for(asyncio.shield(done), None if timeout < 0 else timeout)
-                return
-            except asyncio.TimeoutError:
-                pass
+        # docker sends the stop signal even with -t 0, then SIGKILL at once.
+        self.events.publish("container", "kill", c.id, self._attrs(c, signal=str(signum)))
+        await self._signal(c, signum)
+        try:
+            await asyncio.wait_for(asyncio.shield(done), None if timeout < 0 else timeout)
+            return
+        except asyncio.TimeoutError:
+            pass
+        self.events.publish("container", "kill", c.id, self._attrs(c, signal=str(int(sig.SIGKILL))))
         await self._signal(c, sig.SIGKILL)
         await done
 
@@ -512,6 +527,7 @@ class ContainerService:
         if c.running:
             done = self._exit_future(c)
             c.stop_requested = True
+            self.events.publish("container", "kill", c.id, self._attrs(c, signal=str(int(sig.SIGKILL))))
             await self._signal(c, sig.SIGKILL)
             try:
                 await asyncio.wait_for(done, 30)
@@ -581,8 +597,9 @@ class ContainerService:
         return {"Titles": titles, "Processes": processes}
 
     def list(self, all_: bool, limit: int, filters: dict[str, list[str]]) -> list[Container]:
-        from berth.engine.filters import container_matches
+        from berth.engine.filters import check_container_filters, container_matches
 
+        check_container_filters(filters, self)
         items = sorted(self.containers.values(), key=lambda c: c.doc["Created"], reverse=True)
         if not all_ and limit <= 0:
             items = [c for c in items if c.running]

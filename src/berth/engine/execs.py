@@ -270,13 +270,12 @@ class ExecService:
         if ex.tty and size:
             process["consoleSize"] = {"height": int(size[0]), "width": int(size[1])}
         if ex.user != (c.config.get("User") or ""):
-            from berth.runtime.users import oci_user, resolve_user
+            from berth.runtime.users import oci_user, resolve_user, with_home
 
             rootfs = c.doc.get("GraphDriver", {}).get("Data", {}).get("MergedDir", "")
             uid, gid, sgids = resolve_user(rootfs, ex.user, c.host_config.get("GroupAdd"))
             process["user"] = oci_user(uid, gid, sgids)
-            if not any(e.startswith("HOME=") for e in ex.env) and not _in_passwd(rootfs, uid):
-                process["env"] = [*ex.env, "HOME=/"]  # runc's default, which crun does not set
+            process["env"] = with_home(ex.env, rootfs, uid)
         if ex.privileged:
             from berth.runtime.capabilities import available_caps
 
@@ -364,15 +363,6 @@ def _take_controlling_tty() -> None:
 def _resolve(fut: asyncio.Future) -> None:
     if not fut.done():
         fut.set_result(None)
-
-
-def _in_passwd(rootfs: str, uid: int) -> bool:
-    from berth.runtime.users import parse_passwd, read_in_root
-
-    try:
-        return any(p.uid == uid for p in parse_passwd(read_in_root(rootfs, "/etc/passwd")))
-    except BerthError:
-        return True
 
 
 class ExecProcess:

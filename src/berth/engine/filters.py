@@ -81,6 +81,23 @@ def _time_value(v: str) -> float:
         raise InvalidParameter(f"invalid time value: {v}") from None
 
 
+def check_container_filters(filters: dict[str, list[str]], svc: "ContainerService") -> None:
+    """Refuse a bad filter before listing, as docker does (even with nothing to list)."""
+    for key, values in filters.items():
+        if key not in CONTAINER_FILTERS:
+            raise InvalidParameter(f"invalid filter '{key}'")
+        for v in values:
+            if key == "status" and v not in STATUSES:
+                raise InvalidParameter(f"invalid filter 'status={v}'")
+            if key == "exited":
+                try:
+                    int(v)
+                except ValueError:
+                    raise InvalidParameter(f"invalid filter 'exited={v}'") from None
+            if key in ("before", "since"):
+                svc.get(v)
+
+
 def container_matches(c: "Container", filters: dict[str, list[str]], svc: "ContainerService",
                       prune: bool = False) -> bool:
     if prune:

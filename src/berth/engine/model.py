@@ -85,13 +85,17 @@ class Container:
             return f"Exited ({s.get('ExitCode', 0)})"
         return f"Exited ({s.get('ExitCode', 0)}) {human_duration(now - unix_from_iso(finished))} ago"
 
-    def summary(self, now: float) -> dict:
+    def summary(self, now: float, image_name: str | None = None) -> dict:
+        """The list entry; image_name is None when the container's reference no longer
+        names its image (docker then shows the image id)."""
         cfg, hc = self.config, self.host_config
-        command = " ".join([self.doc["Path"], *self.doc["Args"]]) if self.doc.get("Path") else ""
+        # docker quotes the arguments that hold a space: "sh -c 'exit 3'"
+        args = [f"'{a}'" if " " in a else a for a in self.doc["Args"]]
+        command = " ".join([self.doc["Path"], *args]) if self.doc.get("Path") else ""
         return {
             "Id": self.id,
             "Names": ["/" + n for n in self.all_names()],
-            "Image": cfg.get("Image", ""),
+            "Image": image_name if image_name is not None else self.doc.get("Image", ""),
             "ImageID": self.doc.get("Image", ""),
             "Command": command,
             "Created": unix_from_iso(self.doc["Created"]),

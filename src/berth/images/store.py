@@ -153,12 +153,11 @@ class ImageStore:
             "architecture": go_arch(),
             "config": _apply_changes(changes),
             "created": created,
+            "comment": message or "Imported from -",
             "history": [{"created": created, "comment": message or "Imported from -"}],
             "os": "linux",
             "rootfs": {"type": "layers", "diff_ids": [result.diff_id]},
         }
-        if message:
-            config["comment"] = message
         return self.add_image(config, ref)
 
     def _commit_layer(self, staging: str, parent_chain: str, diff_id: str, size: int) -> str:
@@ -170,6 +169,18 @@ class ImageStore:
         self.md.execute("INSERT INTO layers(chain_id, diff_id, parent, size, cache_id) VALUES (?,?,?,?,?)",
                         (cid, diff_id, parent_chain, size, cache_id))
         return cid
+
+    def add_layer_image(self, staging: str | None, diff_id: str, size: int, config: dict,
+                        ref: refs.Reference | None) -> Image:
+        """Record a layer applied into a staging directory (its diff id last in
+        config's rootfs; None: the image adds no layer) and the image, in one
+        synchronous step, so no layer GC can run in between (docker commit)."""
+        if staging is not None:
+            parent = ""
+            for d in config["rootfs"]["diff_ids"][:-1]:
+                parent = chain_id(parent, d)
+            self._commit_layer(staging, parent, diff_id, size)
+        return self.add_image(config, ref)
 
     def add_image(self, config: dict, ref: refs.Reference | None) -> Image:
         raw = json.dumps(config, separators=(",", ":")).encode()
@@ -282,6 +293,10 @@ class ImageStore:
             out.append(row["cache_id"])
         out.reverse()
         return out
+
+    def layers_size(self) -> int:
+        row = self.md.one("SELECT COALESCE(SUM(size), 0) AS total FROM layers")
+        return int(row["total"]) if row else 0
 
     def clean_orphan_layers(self) -> None:
         """Layer directories with no row: a daemon died between commit and insert."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from berth.errors import InvalidParameter, System
 from berth.runtime import capabilities, host, seccomp
-from berth.runtime.users import oci_user, resolve_user
+from berth.runtime.users import oci_user, resolve_user, with_home
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -546,7 +546,7 @@ def build_spec(req: SpecRequest) -> dict:
         "terminal": bool(config.get("Tty")),
         "user": user,
         "args": args,
-        "env": build_env(config, hostname, req.link_env),
+        "env": with_home(build_env(config, hostname, req.link_env), req.rootfs, uid),
         "cwd": cwd,
         "capabilities": {"bounding": list(caps), "effective": list(caps), "permitted": list(caps)},
         "rlimits": build_rlimits(hc.get("Ulimits")),

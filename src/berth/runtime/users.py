@@ -15,7 +15,7 @@ import stat
 from collections import deque
 from dataclasses import dataclass, field
 
-from berth.errors import InvalidParameter
+from berth.errors import BerthError, InvalidParameter
 
 MAX_SYMLINKS = 40
 MAX_FILE_BYTES = 16 << 20
@@ -207,3 +207,15 @@ def oci_user(uid: int, gid: int, sgids: list[int]) -> dict:
     """The OCI process.user; the primary group leads the supplementary ones, as
     containerd sets it (so `id` lists it among the groups, as under docker)."""
     return {"uid": uid, "gid": gid, "additionalGids": [gid, *(g for g in sgids if g != gid)]}
+
+
+def with_home(env: list[str], rootfs: str, uid: int) -> list[str]:
+    """HOME=/ for a user without a passwd entry, as runc (and so docker) sets it;
+    crun sets HOME only from the passwd entry."""
+    if any(e.startswith("HOME=") for e in env):
+        return env
+    try:
+        known = any(p.uid == uid for p in parse_passwd(read_in_root(rootfs, "/etc/passwd")))
+    except BerthError:
+        known = True
+    return env if known else [*env, "HOME=/"]

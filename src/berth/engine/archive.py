@@ -1,0 +1,394 @@
+"""`docker cp` (the archive API), `docker diff`, `docker export` and `docker commit`.
+
+Every path a client names is a path inside the container: it is resolved in
+the container's root (see rootfs_paths) and everything is then reached through
+file descriptors, so neither `../../etc/passwd` nor a symlink to `/` can read
+or write the host.
+
+A container that is not running has no mounted rootfs; the archive calls mount
+it for the duration of the request and unmount it after. They hold the
+container's lock meanwhile, so `start` (which takes the same lock) cannot mount
+the same upper directory a second time under our feet; for a running container
+the lock only keeps a restart from doing the same. `diff` and `commit` read the
+upper directory and the image layers directly and need no mount.
+
+The file system work is blocking and runs in threads; tar streams reach the
+event loop through a small bounded queue (`stream_from_thread`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import errno
+import inspect
+import json
+import logging
+import os
+import stat
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from berth.engine import rootfs_paths as rp
+from berth.engine.archive_extract import Extractor
+from berth.errors import BerthError, Conflict, Forbidden, ImageNotFound, InvalidParameter, NotFound, System
+from berth.images import reference as refs
+from berth.images.tree_tar import TreeTar
+from berth.timefmt import rfc3339nano
+
+log = logging.getLogger("berth.engine.archive")
+
+STAT_HEADER = "X-Docker-Container-Path-Stat"
+
+# Go's os.FileMode type bits, as the path-stat JSON carries them.
+_GO_DIR, _GO_SYMLINK, _GO_DEVICE, _GO_PIPE, _GO_SOCKET = 1 << 31, 1 << 27, 1 << 26, 1 << 25, 1 << 24
+_GO_SETUID, _GO_SETGID, _GO_CHARDEV, _GO_STICKY = 1 << 23, 1 << 22, 1 << 21, 1 << 20
+
+
+def go_file_mode(mode: int) -> int:
+    out = mode & 0o777
+    kind = stat.S_IFMT(mode)
+    out |= {stat.S_IFDIR: _GO_DIR, stat.S_IFLNK: _GO_SYMLINK, stat.S_IFBLK: _GO_DEVICE,
+            stat.S_IFCHR: _GO_DEVICE | _GO_CHARDEV, stat.S_IFIFO: _GO_PIPE,
+            stat.S_IFSOCK: _GO_SOCKET}.get(kind, 0)
+    if mode & stat.S_ISUID:
+        out |= _GO_SETUID
+    if mode & stat.S_ISGID:
+        out |= _GO_SETGID
+    if mode & stat.S_ISVTX:
+        out |= _GO_STICKY
+    return out
+
+
+def encode_path_stat(doc: dict) -> str:
+    return base64.b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def _stat_name(path: str) -> str:
+    """docker's Base(absPath): the cleaned path's last element, "." for "dir/.", "/" for the root."""
+    if path.endswith("/."):
+        return "."
+    lexical = rp.clean(path)
+    return lexical[-1] if lexical else "/"
+
+
+@dataclass
+class _Target:
+    parts: list[str]        # resolved components of what the path names
+    st: os.stat_result
+    name: str               # docker's stat "name" and the tar's top entry
+    link_target: str = ""
+
+
+class ContainerFS:
+    """One container's merged rootfs, open by fd for the length of one request."""
+
+    def __init__(self, merged: str, ref: str, config: dict, readonly: bool) -> None:
+        self.merged = merged
+        self.ref = ref
+        self.config = config
+        self.readonly = readonly
+        self.root = os.open(merged, rp.PATH_DIR)
+
+    def close(self) -> None:
+        os.close(self.root)
+
+    def _not_found(self, path: str) -> NotFound:
+        return NotFound(f"Could not find the file {path} in container {self.ref}")
+
+    def _target(self, path: str) -> _Target:
+        """docker's ResolvePath + StatPath: the last component is not followed
+        unless the path ends in "/" or "/." (then it must be a directory)."""
+        shown = path
+        whole = path.endswith("/") or path.endswith("/.") or path in ("", ".")
+        try:
+            if whole:
+                parts = rp.resolve(self.root, path, follow_last=True)
+            else:
+                lexical = rp.clean(path)
+                parts = rp.resolve(self.root, rp.join(lexical[:-1]), follow_last=True) + lexical[-1:]
+            st = rp.lstat(self.root, parts)
+        except NotADirectoryError:
+            raise InvalidParameter(f"lstat {shown}: not a directory") from None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise InvalidParameter(f"lstat {shown}: too many levels of symbolic links") from None
+            raise
+        if st is None:
+            raise self._not_found(shown)
+        if whole and not stat.S_ISDIR(st.st_mode):
+            raise InvalidParameter(f"lstat {shown}: not a directory")
+        target = _Target(parts, st, _stat_name(path))
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target.link_target = rp.join(rp.resolve(self.root, rp.join(parts), follow_last=True))
+            except OSError:
+                target.link_target = ""
+        return target
+
+    def stat(self, path: str) -> dict:
+        t = self._target(path)
+        return {"name": t.name, "size": t.st.st_size, "mode": go_file_mode(t.st.st_mode),
+                "mtime": rfc3339nano(t.st.st_mtime_ns), "linkTarget": t.link_target}
+
+    def archive(self, path: str) -> tuple[dict, Callable[[TreeTar], None]]:
+        """The stat of `path` and a function writing its tar (docker's rebase:
+        the top entry carries the name the client asked for)."""
+        t = self._target(path)
+        doc = {"name": t.name, "size": t.st.st_size, "mode": go_file_mode(t.st.st_mode),
+               "mtime": rfc3339nano(t.st.st_mtime_ns), "linkTarget": t.link_target}
+        arcname = t.name
+
+        def write(tar: TreeTar) -> None:
+            if not t.parts:
+                tar.add_tree(self.root, None, arcname)
+                return
+            parent = rp.open_dir(self.root, t.parts[:-1])
+            try:
+                tar.add_tree(parent, t.parts[-1], arcname)
+            finally:
+                os.close(parent)
+
+        return doc, write
+
+    def export(self, tar: TreeTar) -> None:
+        tar.add_tree(self.root, None, "", include_top=False)
+
+    def extraction_point(self, path: str) -> list[str]:
+        """The directory a PUT extracts into; the last symlink is followed (you may
+        extract "into" a link to a directory)."""
+        try:
+            parts = rp.resolve(self.root, path, follow_last=True)
+            st = rp.lstat(self.root, parts)
+        except NotADirectoryError:
+            raise InvalidParameter(f"lstat {path}: not a directory") from None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise InvalidParameter(f"lstat {path}: too many levels of symbolic links") from None
+            raise
+        if st is None:
+            raise self._not_found(path)
+        if not stat.S_ISDIR(st.st_mode):
+            raise InvalidParameter("extraction point is not a directory")
+        if self.readonly:
+            raise Forbidden("container rootfs is marked read-only")
+        return parts
+
+    def extract(self, dest: list[str], stream: BinaryIO, copy_uid_gid: bool, no_overwrite_dir_non_dir: bool) -> None:
+        owner = None
+        if copy_uid_gid and self.config.get("User"):
+            from berth.runtime.users import resolve_user
+
+            uid, gid, _ = resolve_user(self.merged, self.config["User"])
+            owner = (uid, gid)
+        Extractor(self.root, dest, owner, no_overwrite_dir_non_dir).extract(stream)
+
+
+class ArchiveService:
+    """Archive, diff, export and commit over the container and image services."""
+
+    def __init__(self, containers, images, snaps, events, pauser=None) -> None:  # type: ignore[no-untyped-def]
+        self.containers = containers
+        self.images = images
+        self.snaps = snaps
+        self.events = events
+        self.pauser = pauser  # anything with async pause(ref) / unpause(ref): the resource service
+
+    def _get(self, ref: str):  # type: ignore[no-untyped-def]
+        c = self.containers.get(ref)
+        if c.state.get("Status") == "removing":
+            raise Conflict(f"container {c.id[:12]} is marked for removal")
+        return c
+
+    @asynccontextmanager
+    async def open(self, ref: str) -> AsyncIterator[ContainerFS]:
+        """The container's rootfs, mounted (if it is not running) and locked for the block."""
+        from berth.snapshots import mount as m
+
+        c = self._get(ref)
+        async with c.lock:
+            merged = self.snaps.merged_dir(c.id)
+            mounted_here = False
+            if not c.running and not m.is_mounted(merged):
+                chain = c.doc.get("_LayerChain", [])
+                try:
+                    self.snaps.mount(c.id, self.images.cache_ids_for_chain(chain))
+                except OSError as e:
+                    raise System(f"cannot mount the rootfs of container {c.id[:12]}: {e.strerror or e}") from None
+                mounted_here = True
+            try:
+                fs = ContainerFS(merged, ref, c.config, bool(c.host_config.get("ReadonlyRootfs")))
+                try:
+                    yield fs
+                finally:
+                    fs.close()
+            finally:
+                if mounted_here and not c.running:
+                    self.snaps.unmount(c.id)
+
+    def event(self, ref: str, action: str, **extra: str) -> None:
+        try:
+            c = self.containers.get(ref)
+        except NotFound:
+            return
+        self.events.publish("container", action, c.id, _attrs(c, **extra))
+
+    # ------------------------------------------------------------ diff
+    def _layers(self, c) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+        upper = os.path.join(self.snaps.container_dir(c.id), "upper")
+        lowers = [self.snaps.layer_diff(x) for x in self.images.cache_ids_for_chain(c.doc.get("_LayerChain", []))]
+        return upper, lowers
+
+    async def changes(self, ref: str) -> list[dict]:
+        from berth.images.commit import changes
+
+        c = self._get(ref)
+        upper, lowers = self._layers(c)
+        return await asyncio.get_running_loop().run_in_executor(None, changes, upper, lowers)
+
+    # ------------------------------------------------------------ commit
+    async def commit(self, ref: str, repo: str, tag: str, comment: str, author: str, pause: bool,
+                     changes: list[str], body_config: dict | None) -> str:
+        from berth.images import commit as cm
+        from berth.images.changes import apply_changes
+        from berth.images.store import go_arch
+
+        c = self._get(ref)
+        if c.state.get("Dead"):
+            raise Conflict(f"You cannot commit container {c.id} which is Dead")
+        reference = _commit_reference(repo, tag)
+        try:
+            parent = self.images.get(c.doc["Image"])
+        except ImageNotFound:
+            raise Conflict(f"cannot commit container {c.id[:12]}: its image {c.doc['Image']} was removed") from None
+        if body_config is None:
+            new_config = apply_changes(c.config, changes)
+        else:
+            new_config = cm.merge_commit_config(apply_changes(body_config, changes), c.config)
+        paused_here = await self._pause(c) if pause else False
+        try:
+            async with c.lock:
+                upper, lowers = self._layers(c)
+                layer = await asyncio.get_running_loop().run_in_executor(
+                    None, cm.layer_from_upper, self.snaps, upper, lowers)
+        finally:
+            if paused_here:
+                await self._unpause(c)
+        config = cm.image_config(parent.config, c.id, c.config, new_config, layer.diff_id, author, comment,
+                                 rfc3339nano(), go_arch())
+        try:
+            image = self.images.add_layer_image(layer.staging, layer.diff_id, layer.size, config, reference)
+        except BaseException:
+            if layer.staging:
+                import shutil
+
+                shutil.rmtree(layer.staging, ignore_errors=True)
+            raise
+        shown = reference.familiar() if reference is not None else ""
+        self.events.publish("container", "commit", c.id,
+                            _attrs(c, comment=comment, imageID=image.id, imageRef=shown))
+        if reference is not None:
+            self.events.publish("image", "tag", image.id, {"name": shown})
+        return image.id
+
+    async def _pause(self, c) -> bool:  # type: ignore[no-untyped-def]
+        """Freeze a running container for a consistent layer, when the engine can pause."""
+        pause = getattr(self.pauser, "pause", None)
+        if pause is None or not c.running or c.state.get("Paused"):
+            return False
+        try:
+            result = pause(c.id)
+            if inspect.isawaitable(result):
+                await result
+        except BerthError:
+            if not c.running:
+                return False  # it stopped meanwhile: nothing to freeze
+            raise
+        return True
+
+    async def _unpause(self, c) -> None:  # type: ignore[no-untyped-def]
+        unpause = getattr(self.pauser, "unpause", None)
+        if unpause is None or not c.state.get("Paused"):
+            return
+        try:
+            result = unpause(c.id)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as e:  # noqa: BLE001 - the image is made; say why the container stays frozen
+            log.warning("commit: could not unpause %s: %s", c.id[:12], getattr(e, "message", e))
+
+
+def _attrs(c, **extra: str) -> dict:  # type: ignore[no-untyped-def]
+    """A container event's attributes, as docker sends them: image, name, labels, then extras."""
+    attrs = {"image": c.config.get("Image", ""), "name": c.name.lstrip("/")}
+    attrs.update(c.config.get("Labels") or {})
+    attrs.update(extra)
+    return attrs
+
+
+def _commit_reference(repo: str, tag: str) -> refs.Reference | None:
+    if not repo:
+        if tag:
+            raise InvalidParameter("tag requires a repository name")  # docker: a tag alone means nothing
+        return None
+    if tag:
+        ref = refs.parse(repo, default_tag=False)
+        if ref.digest:
+            raise InvalidParameter("refusing to create a tag with a digest reference")
+        return ref.with_tag(tag)
+    ref = refs.parse(repo)
+    if ref.digest:
+        raise InvalidParameter("refusing to create a tag with a digest reference")
+    return ref
+
+
+async def stream_from_thread(produce: Callable[[TreeTar], None]) -> AsyncIterator[bytes]:
+    """Run `produce(tar)` in a thread and yield the tar's bytes as they come.
+
+    The queue is small, so a slow client slows the producer instead of
+    filling memory; a client that goes away stops it at its next write.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=4)
+    stop = threading.Event()
+    done = object()
+
+    class _Sink:
+        def write(self, data: bytes) -> None:
+            if stop.is_set():
+                raise BrokenPipeError(errno.EPIPE, "client gone")
+            asyncio.run_coroutine_threadsafe(queue.put(data), loop).result()
+
+    def run() -> object:
+        try:
+            tar = TreeTar(_Sink())
+            produce(tar)
+            tar.close()
+            return done
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            return e
+
+    worker = loop.run_in_executor(None, run)
+    try:
+        while True:
+            get = asyncio.ensure_future(queue.get())
+            finished, _ = await asyncio.wait({get, worker}, return_when=asyncio.FIRST_COMPLETED)
+            if get in finished:
+                yield get.result()
+                continue
+            get.cancel()
+            while not queue.empty():
+                yield queue.get_nowait()
+            outcome = worker.result()
+            if outcome is not done:
+                assert isinstance(outcome, BaseException)
+                raise outcome
+            return
+    finally:
+        stop.set()
+        while not queue.empty():
+            queue.get_nowait()
+        await asyncio.shield(worker)
