@@ -393,6 +393,7 @@ class ExecProcess:
         self.error_is_command = False   # the command cannot be run (docker: invalid parameter)
         self.stdin: _Writer | None = None
         self.master: int | None = None
+        self._pending_size: tuple[int, int] | None = None  # a resize that came before the pty
         self._chunks: deque[tuple[int, bytes]] = deque()
         self._waiter: asyncio.Future | None = None
         self._readers: list[_Reader] = []
@@ -535,6 +536,8 @@ class ExecProcess:
                 self.master = fds[0]
                 for extra in fds[1:]:
                     os.close(extra)
+                if self._pending_size is not None:
+                    self.resize(*self._pending_size)
         finally:
             conn.close()
 
@@ -760,7 +763,10 @@ class ExecProcess:
             self.stdin.close()
 
     def resize(self, h: int, w: int) -> None:
-        if self.master is None or self.exited.done():
+        if self.master is None:
+            self._pending_size = (h, w)
+            return
+        if self.exited.done():
             return
         try:
             fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
