@@ -10,7 +10,6 @@ import signal
 import time
 
 import pytest
-
 from harness import api
 
 pytestmark = [pytest.mark.integration,
@@ -22,7 +21,8 @@ MiB = 1 << 20
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 _CONTAINERS_PY = os.path.join(os.path.dirname(__file__), "..", "..", "src", "berth", "engine", "containers.py")
-SIGNAL_HOOK = "after_signal" in open(_CONTAINERS_PY).read()
+with open(_CONTAINERS_PY) as _f:
+    SIGNAL_HOOK = "after_signal" in _f.read()
 needs_signal_hook = pytest.mark.skipif(
     not SIGNAL_HOOK, reason="ContainerService._signal does not call the after_signal hooks yet: a frozen "
                             "process cannot die, so stop/kill of a paused container would hang")
@@ -197,11 +197,13 @@ def test_stop_kill_and_rm_of_a_paused_container_thaw_it_first(sandbox, names):
     assert sandbox.docker("wait", "pzk").stdout.strip() == "137"
     assert _inspect(sandbox, "pzk")["State"]["Paused"] is False
 
-    _run(sandbox, "pzm", "busybox", "sleep", "60")
+    _run(sandbox, "pzm", "--restart", "always", "busybox", "sleep", "60")
     assert sandbox.docker("pause", "pzm").returncode == 0
     r = sandbox.docker("rm", "-f", "pzm", timeout=20)
     assert (r.returncode, r.stdout.strip()) == (0, "pzm")
     names.remove("pzm")
+    time.sleep(0.5)
+    assert sandbox.docker("ps", "-aq", "--filter", "name=pzm").stdout == ""  # gone, not restarted
 
     # dockerd thaws after any signal when the image sets no StopSignal
     _run(sandbox, "pzu", "busybox", "sh", "-c", "trap 'echo usr1' USR1; while true; do sleep 0.1; done")
@@ -276,7 +278,7 @@ def test_sdk_stats_carry_what_clients_compute_cpu_percent_from(sandbox, client, 
     cpu_delta = cpu["cpu_usage"]["total_usage"] - pre["cpu_usage"]["total_usage"]
     system_delta = cpu["system_cpu_usage"] - pre["system_cpu_usage"]
     percent = cpu_delta / system_delta * cpu["online_cpus"] * 100
-    assert 30 < percent < 130, percent
+    assert 5 < percent < 150, percent  # about one CPU, less on a loaded machine
     assert set(s["memory_stats"]) >= {"usage", "limit", "stats"}
     assert "total_inactive_file" in s["memory_stats"]["stats"]  # the CLI's v1 cache correction
     assert s["pids_stats"]["current"] == 1

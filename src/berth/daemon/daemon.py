@@ -14,6 +14,7 @@ from berth.engine.containers import ContainerService, EngineConfig
 from berth.engine.events import EventBus
 from berth.engine.execs import ExecService
 from berth.engine.health import HealthMonitor
+from berth.engine.resources import ResourceService
 from berth.errors import System
 from berth.images.store import ImageStore, go_arch
 from berth.snapshots.overlay import OverlaySnapshotter
@@ -77,6 +78,7 @@ class Daemon:
             self.md, self.images, self.snaps, self.events)
         self.execs = ExecService(self.containers, self.events)
         self.health = HealthMonitor(self.containers, self.execs)
+        self.resources = ResourceService(self.containers, self.events, self.health)
 
     def check_host(self) -> None:
         """The host traps of this machine kind, handled before anything runs."""

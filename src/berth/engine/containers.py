@@ -16,7 +16,7 @@ import shutil
 import signal as sig
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from berth.engine import monitor_link, names
 from berth.engine import restart as restart_policy
@@ -63,6 +63,8 @@ class ContainerService:
         # Other services follow a container's runs (healthchecks): called after start / exit.
         self.on_started: list[Callable[[Container], None]] = []
         self.on_exited: list[Callable[[Container], None]] = []
+        # Run after a signal is delivered (pause: a frozen container must be thawed to die).
+        self.after_signal: list[Callable[[Container, int], Awaitable[None]]] = []
 
     # ------------------------------------------------------------------ lookup
     def get(self, ref: str) -> Container:
@@ -423,6 +425,8 @@ class ContainerService:
             return
         if "error" in reply:
             raise System(f"cannot kill container: {c.id}: {reply['error']}")
+        for hook in self.after_signal:
+            await hook(c, signum)
 
     async def kill(self, ref: str, signal: str | None) -> None:
         c = self.get(ref)

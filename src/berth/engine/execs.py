@@ -150,7 +150,7 @@ class ExecService:
         if not c.running:
             raise Conflict(f"container {c.id} is not running")
         if c.state.get("Paused"):
-            raise Conflict(f"container {ref} is paused, unpause the container before exec")
+            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if c.state.get("Restarting"):
             raise Conflict(f"container {c.id} is restarting, wait until the container is running")
 

@@ -74,8 +74,9 @@ class Container:
         if s.get("Running"):
             from berth.engine.health import status_suffix
 
-            paused = " (Paused)" if s.get("Paused") else ""
-            return "Up " + human_duration(now - unix_from_iso(s["StartedAt"])) + paused + status_suffix(s)
+            # docker shows either "(Paused)" or the health, never both
+            suffix = " (Paused)" if s.get("Paused") else status_suffix(s)
+            return "Up " + human_duration(now - unix_from_iso(s["StartedAt"])) + suffix
         if s.get("Status") == "created":
             return "Created"
         if s.get("Status") == "dead":

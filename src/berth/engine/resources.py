@@ -39,11 +39,10 @@ UPDATE_INT_FIELDS = {
     "CpuRealtimeRuntime": "int64", "PidsLimit": "int64", "BlkioWeight": "uint16",
 }
 UPDATE_STR_FIELDS = ("CpusetCpus", "CpusetMems")
-RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 
 
 class ResourceService:
-    def __init__(self, containers: "ContainerService", events: "EventBus", health=None) -> None:
+    def __init__(self, containers: ContainerService, events: EventBus, health=None) -> None:
         self.containers = containers
         self.events = events
         self.health = health
@@ -55,7 +54,7 @@ class ResourceService:
             hooks.append(self.after_signal)
 
     # ------------------------------------------------------------------ runtime
-    def _runtime(self, c: "Container") -> tuple[str, str]:
+    def _runtime(self, c: Container) -> tuple[str, str]:
         """(binary, state root) of the runtime that runs the container."""
         cfg = self.containers.cfg
         chosen = c.host_config.get("Runtime") or cfg.default_runtime
@@ -67,12 +66,13 @@ class ResourceService:
             raise System(f"unknown or invalid runtime name: {chosen}")
         return cfg.runtimes[chosen], os.path.join(cfg.exec_root, "runtime-" + chosen)
 
-    def _publish(self, c: "Container", action: str) -> None:
+    def _publish(self, c: Container, action: str) -> None:
         self.events.publish("container", action, c.id, self.containers.event_attrs(c))
 
-    def _set_paused(self, c: "Container", paused: bool) -> None:
+    def _set_paused(self, c: Container, paused: bool) -> None:
         c.state["Paused"] = paused
-        c.state["Status"] = "paused" if paused else "running"
+        if c.state.get("Status") in ("running", "paused"):  # not over "removing"
+            c.state["Status"] = "paused" if paused else "running"
         self.containers._save_state(c)
         if self.health is None:
             return
@@ -115,7 +115,7 @@ class ResourceService:
             self._set_paused(c, False)
         self._publish(c, "unpause")
 
-    async def after_signal(self, c: "Container", signum: int) -> None:
+    async def after_signal(self, c: Container, signum: int) -> None:
         """Thaw a paused container after a signal that should end it, as dockerd does:
         SIGKILL, the container's StopSignal, or any signal when it has none."""
         if not c.state.get("Paused") or not c.running:
@@ -142,19 +142,17 @@ class ResourceService:
             self._cgroups = host.check_cgroups()
         return self._cgroups
 
-    def _cgroup_dirs(self, c: "Container") -> dict[str, str]:
+    def _cgroup_dirs(self, c: Container) -> dict[str, str]:
         pid = int(c.state.get("Pid") or 0) or None
         return cgroupstats.cgroup_dirs(self._cgroup_info(), pid, f"/berth/{c.id}")
 
-    def _sample(self, c: "Container") -> cgroupstats.Sample | None:
+    def _sample(self, c: Container) -> cgroupstats.Sample | None:
         if not c.running or c.state.get("Restarting"):
             return None
-        info = self._cgroup_info()
         pid = int(c.state.get("Pid") or 0) or None
-        dirs = self._cgroup_dirs(c)
         with_networks = (c.host_config.get("NetworkMode") or "bridge") != "host"
         try:
-            return cgroupstats.read_sample(info, dirs, pid, with_networks)
+            return cgroupstats.read_sample(self._cgroup_info(), self._cgroup_dirs(c), pid, with_networks)
         except FileNotFoundError:
             return None  # it exited between the check and the read
 

@@ -30,7 +30,7 @@ async def call(binary: str, root: str, *args: str) -> None:
                                                 stderr=asyncio.subprocess.PIPE)
     try:
         _, err = await asyncio.wait_for(proc.communicate(), RUNTIME_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         await proc.wait()
         raise RuntimeCallFailed(f"{os.path.basename(binary)} {args[0]} did not finish in "
