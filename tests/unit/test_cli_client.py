@@ -1,4 +1,4 @@
-"""The h11 API client: negotiation, errors, uploads and the attach hijack."""
+"""The API client: negotiation, errors, uploads and the attach hijack."""
 
 from __future__ import annotations
 

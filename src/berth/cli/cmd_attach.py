@@ -7,11 +7,14 @@ is checked both before and after the attach.
 
 from __future__ import annotations
 
-from typing import Any
 
 from .command import Cli, CliError, Command, StatusError
 from .flags import FlagSet, Values
 from .terminal import is_terminal, terminal_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _flags(fs: FlagSet) -> None:

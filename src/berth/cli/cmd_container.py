@@ -8,10 +8,13 @@ docker does; one bad name does not stop the others.
 
 from __future__ import annotations
 
-from typing import Any, Callable
 
 from .command import APIError, Cli, CliError, Command, StatusError, confirm, filter_flag, filters_query
 from .flags import FlagSet, Values
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 def _each(cli: Cli, names: list[str], op: Callable[[str], Any], echo: bool = True,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from .command import Cli, CliError, Command, StatusError
 from .optvalues import OptionError, env_value, parse_kv_file
 from .flags import FlagSet, Values
 from .terminal import is_terminal, terminal_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _flags(fs: FlagSet) -> None:

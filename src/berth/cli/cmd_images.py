@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from .command import (
     FORMAT_USAGE,
@@ -20,6 +19,10 @@ from .display import ellipsis, go_time_string, since, truncate_id
 from .flags import FlagSet, Values
 from .formatter import Row, write_rows
 from .units import human_size, human_size_with_precision
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 IMAGE_HEADERS = {
     "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, BinaryIO, Iterator
 
 from .command import Cli, CliError, Command
 from .flags import FlagSet, Values
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Iterator
 
 CHUNK = 1 << 20
 

@@ -6,11 +6,13 @@ json.Indent), so field order, number spelling and escapes stay the daemon's.
 
 from __future__ import annotations
 
-import json
-from typing import Any, Callable
-
+from . import fastjson as json
 from .command import FORMAT_USAGE_NO_TABLE, APIError, Cli, CliError, Command, StatusError
 from .flags import FlagSet, Values
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 INSPECT_TYPES = ("config", "container", "image", "network", "node", "plugin", "secret", "service", "task", "volume")
 

@@ -6,11 +6,14 @@ TTY: then the stream is raw bytes, otherwise it is multiplexed frames.
 
 from __future__ import annotations
 
-from typing import Any
 
 from .command import Cli, CliError, Command
 from .flags import FlagSet, Values
 from .units import UnitError, get_timestamp
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _flags(fs: FlagSet) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from .command import FORMAT_USAGE, Cli, Command, filter_flag, filters_query
 from .display import displayable_ports, ellipsis, go_quote, go_time_string, since, truncate_id
 from .flags import FlagSet, Values
 from .formatter import Row, write_rows
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 HEADERS = {
     "ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
@@ -19,6 +22,28 @@ HEADERS = {
 DEFAULT_COLUMNS = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
 
 
+_IMAGE_CACHE: dict[str, str] = {}
+
+
+def _familiar_image(image: str) -> str:
+    """The image column for a reference: its familiar form without a digest (cached:
+    a listing usually repeats a handful of images)."""
+    shown = _IMAGE_CACHE.get(image)
+    if shown is None:
+        from .reference import Reference, ReferenceError_, parse_normalized
+
+        try:
+            ref = parse_normalized(image)
+        except ReferenceError_:
+            shown = image
+        else:
+            if ref.digest:
+                ref = Reference(ref.domain, ref.path, ref.tag, "")
+            shown = ref.familiar_string()
+        _IMAGE_CACHE[image] = shown
+    return shown
+
+
 def _image(c: dict[str, Any], trunc: bool) -> str:
     image = c.get("Image") or ""
     if not image:
@@ -27,15 +52,7 @@ def _image(c: dict[str, Any], trunc: bool) -> str:
         return image
     if truncate_id(c.get("ImageID") or "") == truncate_id(image):
         return truncate_id(image)
-    from .reference import ReferenceError_, parse_normalized
-
-    try:
-        ref = parse_normalized(image)
-    except ReferenceError_:
-        return image
-    if ref.digest:
-        ref = type(ref)(ref.domain, ref.path, ref.tag, "")
-    return ref.familiar_string()
+    return _familiar_image(image)
 
 
 def _names(names: list[str], trunc: bool) -> str:
@@ -58,6 +75,39 @@ def _size(c: dict[str, Any]) -> str:
     return rw
 
 
+def _mounts(c: dict[str, Any], trunc: bool) -> str:
+    mounts = []
+    for m in c.get("Mounts") or []:
+        name = m.get("Name") or m.get("Source") or ""
+        mounts.append(ellipsis(name, 15) if trunc else name)
+    return ",".join(mounts)
+
+
+def _command(c: dict[str, Any], trunc: bool) -> str:
+    command = c.get("Command") or ""
+    return go_quote(ellipsis(command, 20) if trunc else command)
+
+
+# How each field of docker's ContainerContext is computed: (container, trunc, now) -> value.
+FIELDS = {
+    "ID": lambda c, trunc, now: truncate_id(c.get("Id", "")) if trunc else c.get("Id", ""),
+    "Names": lambda c, trunc, now: _names(c.get("Names") or [], trunc),
+    "Image": lambda c, trunc, now: _image(c, trunc),
+    "Command": lambda c, trunc, now: _command(c, trunc),
+    "CreatedAt": lambda c, trunc, now: go_time_string(c.get("Created") or 0),
+    "RunningFor": lambda c, trunc, now: since(c.get("Created") or 0, now),
+    "Ports": lambda c, trunc, now: displayable_ports(c.get("Ports") or []),
+    "State": lambda c, trunc, now: c.get("State") or "",
+    "Status": lambda c, trunc, now: c.get("Status") or "",
+    "Size": lambda c, trunc, now: _size(c),
+    "Labels": lambda c, trunc, now: ",".join(sorted(f"{k}={v}" for k, v in (c.get("Labels") or {}).items())),
+    "Mounts": lambda c, trunc, now: _mounts(c, trunc),
+    "LocalVolumes": lambda c, trunc, now: str(sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")),
+    "Networks": lambda c, trunc, now: ",".join(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
+    "Platform": lambda c, trunc, now: None,
+}
+
+
 class ContainerRow(Row):
     __gotype__ = "*formatter.ContainerContext"
 
@@ -65,32 +115,11 @@ class ContainerRow(Row):
         return (self._labels or {}).get(name, "")
 
 
-def container_row(c: dict[str, Any], trunc: bool, now: float) -> Row:
-    labels = c.get("Labels") or {}
-    mounts = []
-    for m in c.get("Mounts") or []:
-        name = m.get("Name") or m.get("Source") or ""
-        mounts.append(ellipsis(name, 15) if trunc else name)
-    command = c.get("Command") or ""
-    networks = list(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys())
-    row = ContainerRow(
-        ID=truncate_id(c.get("Id", "")) if trunc else c.get("Id", ""),
-        Names=_names(c.get("Names") or [], trunc),
-        Image=_image(c, trunc),
-        Command=go_quote(ellipsis(command, 20) if trunc else command),
-        CreatedAt=go_time_string(c.get("Created") or 0),
-        RunningFor=since(c.get("Created") or 0, now),
-        Ports=displayable_ports(c.get("Ports") or []),
-        State=c.get("State") or "",
-        Status=c.get("Status") or "",
-        Size=_size(c),
-        Labels=",".join(sorted(f"{k}={v}" for k, v in labels.items())),
-        Mounts=",".join(mounts),
-        LocalVolumes=str(sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")),
-        Networks=",".join(networks),
-        Platform=None,
-    )
-    row._labels = labels
+def container_row(c: dict[str, Any], trunc: bool, now: float, fields: Iterable[str] | None = None) -> Row:
+    """The row templates and `--format json` see; with `fields`, only those are computed
+    (the default table needs 7 of the 15, and computing the rest is most of the cost)."""
+    row = ContainerRow(**{name: FIELDS[name](c, trunc, now) for name in (fields or FIELDS)})
+    row._labels = c.get("Labels") or {}
     return row
 
 
@@ -130,8 +159,9 @@ def _ps(cli: Cli, v: Values, args: list[str]) -> int:
                               for c in containers))
         return 0
     now = time.time()
-    rows = [container_row(c, trunc, now) for c in containers]
     columns = DEFAULT_COLUMNS + (["Size"] if v.size else [])
+    table_only = fmt in ("", "table")
+    rows = [container_row(c, trunc, now, columns if table_only else None) for c in containers]
     write_rows(cli.out.write, fmt, rows, HEADERS, columns)
     return 0
 

@@ -10,13 +10,14 @@ to docker's exit codes: 125 for the daemon/CLI, 126 "cannot execute", 127
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 from .command import APIError, Cli, CliError, Command, report_run_error
 from .containeropts import CreateSpec, OptionError, add_create_flags, build_create_spec
 from .flags import FlagSet, Values
 from .terminal import is_terminal, terminal_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 PULL_OPTIONS = ("always", "missing", "never", "")
 
@@ -78,6 +79,8 @@ def create_container(cli: Cli, spec: CreateSpec, pull: str, quiet: bool) -> str:
             raise CliError(str(exc)) from None
     cid_file = None
     if spec.cidfile:
+        import os
+
         if os.path.exists(spec.cidfile):
             raise CliError(
                 f"container ID file found, make sure the other container isn't running or delete {spec.cidfile}"
@@ -113,15 +116,17 @@ def create_container(cli: Cli, spec: CreateSpec, pull: str, quiet: bool) -> str:
             cid_file.close()
             if not written:
                 try:
+                    import os
+
                     os.unlink(spec.cidfile)
                 except OSError:
                     pass
 
 
 def _is_digest_id(image: str) -> bool:
-    import re
-
-    return bool(re.fullmatch(r"(sha256:)?[a-f0-9]{64}", image))
+    """(sha256:)?[a-f0-9]{64}"""
+    hexpart = image[7:] if image.startswith("sha256:") else image
+    return len(hexpart) == 64 and all(c in "0123456789abcdef" for c in hexpart)
 
 
 # --- create -------------------------------------------------------------------------------

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
-from typing import Any
 
 from .command import FORMAT_USAGE_NO_TABLE, Cli, CliError, Command, StatusError
 from .flags import FlagSet, Values
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _format_flags(fs: FlagSet) -> None:
@@ -37,21 +39,44 @@ def _execute(tmpl: Any, data: Any) -> str:
 
 
 def _ansic(text: str) -> str:
-    """The daemon's RFC 3339 build time as Go's time.ANSIC, as docker shows it."""
-    from berth.timefmt import parse_rfc3339
-
+    """The daemon's RFC 3339 build time as Go's time.ANSIC, as docker shows it
+    (the wall-clock time as written, in its own zone)."""
+    # Parsed by hand: datetime (via berth.timefmt) costs more to import than `version` takes.
     try:
-        secs = parse_rfc3339(text)
-    except (ValueError, IndexError):
+        date, _, clock = text.partition("T")
+        offset = 0
+        zone = ""
+        if clock.endswith(("Z", "z")):
+            clock = clock[:-1]
+        elif len(clock) > 6 and clock[-6] in "+-":
+            clock, zone = clock[:-6], clock[-6:]
+            offset = (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * (1 if zone[0] == "+" else -1)
+        if text.startswith("0001-01-01"):
+            return time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(offset))
+        year, month, day = (int(p) for p in date.split("-"))
+        hh, mm, ss = (int(p) for p in clock.partition(".")[0].split(":"))
+        if not (1 <= month <= 12 and 1 <= day <= 31 and hh < 24 and mm < 60 and ss < 61):
+            return text
+        secs = _days_from_civil(year, month, day) * 86400 + hh * 3600 + mm * 60 + ss
+    except ValueError:
         return text
-    offset = 0
-    if len(text) > 6 and text[-6] in "+-":
-        offset = (int(text[-5:-3]) * 3600 + int(text[-2:]) * 60) * (1 if text[-6] == "+" else -1)
-    return time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(secs + offset))
+    return time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(secs))
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date."""
+    year -= month <= 2
+    era = (year if year >= 0 else year - 399) // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 def _arch() -> str:
-    machine = platform.machine()
+    import posix  # `platform` costs milliseconds to import; uname is all it would do here
+
+    machine = posix.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
@@ -63,7 +88,7 @@ def client_version(cli: Cli, negotiated: str | None) -> dict[str, Any]:
         "ApiVersion": negotiated or API_VERSION,
         "DefaultAPIVersion": API_VERSION,
         "GitCommit": "unknown",
-        "GoVersion": f"python{platform.python_version()}",
+        "GoVersion": f"python{sys.version.split()[0]}",
         "Os": sys.platform if sys.platform != "linux" else "linux",
         "Arch": _arch(),
         "BuildTime": "",

@@ -9,8 +9,6 @@ docker CLI produces for the same command line.
 
 from __future__ import annotations
 
-import json
-from typing import Any
 
 from .flags import FlagSet, Values
 from .optvalues import (  # noqa: F401 - OptionError and parse_kv_file are re-exported
@@ -40,6 +38,10 @@ from .optvalues import (  # noqa: F401 - OptionError and parse_kv_file are re-ex
     parse_port_specs,
 )
 from .units import go_parse_uint, mem_bytes, mem_swap_bytes, nano_cpus
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # --- flag definitions -------------------------------------------------------------------
 
@@ -240,6 +242,8 @@ def _security_opts(opts: list[str]) -> list[str]:
             raise OptionError(f'Invalid --security-opt: "{opt}"')
         if k == "seccomp" and v not in ("builtin", "unconfined"):
             try:
+                import json
+
                 with open(v, "rb") as fh:
                     profile = json.loads(fh.read())
             except OSError as exc:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+
+from berth.humanize import human_duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def truncate_id(value: str) -> str:
@@ -52,6 +57,8 @@ _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", 
 
 def go_quote(text: str) -> str:
     """strconv.Quote: double-quoted with Go escapes (used for ps's COMMAND column)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # nothing to escape (the usual command line)
     out = ['"']
     for ch in text:
         esc = _GO_ESCAPES.get(ch)
@@ -88,8 +95,6 @@ def go_rfc3339(unix: float) -> str:
 
 def since(unix: float, now: float | None = None) -> str:
     """"2 hours ago" from a unix time (docker computes this on the client)."""
-    from .units import human_duration
-
     if now is None:
         now = time.time()
     return human_duration(now - unix) + " ago"

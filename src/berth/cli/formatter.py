@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Callable, Sequence
-
+from . import fastjson as json
 from .command import CliError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Sequence
 
 TABLE_MINWIDTH = 10
 TABLE_PADDING = 3

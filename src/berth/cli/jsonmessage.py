@@ -9,10 +9,13 @@ ends the operation with that error.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable
 
 from .command import CliError
 from .units import human_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
 
 
 class StreamMessageError(CliError):

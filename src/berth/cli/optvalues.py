@@ -9,11 +9,14 @@ docker reports after parsing ("docker: <message>", exit 125).
 from __future__ import annotations
 
 import errno as _errno
-import os
-from typing import Any
+import posix
 
-from .command import CliError
+from .command import CliError, getenv
 from .units import go_parse_bool, go_parse_int, go_parse_uint, parse_duration, ram_in_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class OptionError(CliError):
@@ -30,8 +33,9 @@ def env_value(value: str) -> str:
         raise ValueError(f"invalid environment variable: {value}")
     if sep:
         return value
-    if key in os.environ:
-        return f"{key}={os.environ[key]}"
+    found = getenv(key)
+    if found is not None:
+        return f"{key}={found}"
     return value
 
 
@@ -357,7 +361,7 @@ def platform_value(value: str) -> str:
 
 
 def go_open_error(path: str, exc: OSError) -> str:
-    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    text = posix.strerror(exc.errno) if exc.errno else str(exc)
     if exc.errno == _errno.ENOENT:
         text = "no such file or directory"
     elif exc.errno == _errno.EACCES:
@@ -404,8 +408,8 @@ def parse_kv_file(path: str, lookup_env: bool) -> list[str]:
             raise OptionError(f"invalid env file ({path}): no variable name on line '{line}'")
         if sep:
             out.append(f"{key}={value}")
-        elif lookup_env and key in os.environ:
-            out.append(f"{key.strip()}={os.environ[key]}")
+        elif lookup_env and getenv(key) is not None:
+            out.append(f"{key.strip()}={getenv(key)}")
     return out
 
 

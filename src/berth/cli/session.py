@@ -8,11 +8,14 @@ tells the caller whether the stream ended or the user detached.
 
 from __future__ import annotations
 
-from typing import Any, Callable
 
 from .command import Cli
 from .stdio import DEFAULT_DETACH_KEYS, EscapeDetector, OutputSink, parse_detach_keys, pump
 from .terminal import RawTerminal, ResizeMonitor, fd_of, is_terminal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 class _TextAdapter:

@@ -11,14 +11,15 @@ docker's hijackedIOStreamer does, with one thread (poll) and no asyncio.
 
 from __future__ import annotations
 
-import os
-import struct
-from typing import Any, Callable
+import posix
 
 from .command import CliError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
 STDIN, STDOUT, STDERR, SYSERR = 0, 1, 2, 3
-_HEADER = struct.Struct(">BxxxI")
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
 
 
@@ -34,22 +35,50 @@ class Demuxer:
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         """Add bytes; return the complete (stream, payload) frames now available."""
-        buf = self._buf
-        buf += data
-        frames: list[tuple[int, bytes]] = []
+        return self._parse(data, False)
+
+    def feed_runs(self, data: bytes) -> list[tuple[int, bytes]]:
+        """Like feed, with consecutive frames of one stream joined into one payload
+        (one write per run instead of one per frame: `logs` of short lines)."""
+        return self._parse(data, True)
+
+    def _parse(self, data: bytes, merge: bool) -> list[tuple[int, bytes]]:
+        buf: Any = self._buf
+        if buf:
+            buf += data
+        else:
+            buf = data  # the usual case: no partial frame left over, parse in place
+        out: list[tuple[int, bytes]] = []
+        parts: list[bytes] = []
+        current = -1
         pos = 0
         n = len(buf)
+        from_bytes = int.from_bytes
         while n - pos >= 8:
-            stream, length = _HEADER.unpack_from(buf, pos)
+            # >BxxxI, decoded by hand (`struct` is one more extension module to load)
+            stream = buf[pos]
             if stream > SYSERR:
                 raise StreamError(f"Unrecognized input header: {stream}")
-            if n - pos - 8 < length:
+            end = pos + 8 + from_bytes(buf[pos + 4:pos + 8], "big")
+            if end > n:
                 break
-            frames.append((stream, bytes(buf[pos + 8: pos + 8 + length])))
-            pos += 8 + length
-        if pos:
-            del buf[:pos]
-        return frames
+            if not merge:
+                out.append((stream, bytes(buf[pos + 8:end])))
+            else:
+                if stream != current:
+                    if parts:
+                        out.append((current, b"".join(parts)))
+                    current, parts = stream, []
+                parts.append(buf[pos + 8:end])
+            pos = end
+        if parts:
+            out.append((current, b"".join(parts)))
+        if buf is self._buf:
+            if pos:
+                del buf[:pos]
+        elif pos < n:
+            self._buf = bytearray(buf[pos:])
+        return out
 
     @property
     def pending(self) -> int:
@@ -59,7 +88,7 @@ class Demuxer:
 
 def frame(stream: int, payload: bytes) -> bytes:
     """Encode one frame (used by tests and fakes)."""
-    return _HEADER.pack(stream, len(payload)) + payload
+    return bytes((stream, 0, 0, 0)) + len(payload).to_bytes(4, "big") + payload
 
 
 class OutputSink:
@@ -76,7 +105,7 @@ class OutputSink:
             if self.out is not None:
                 _write(self.out, data)
             return
-        for stream, payload in self.demux.feed(data):
+        for stream, payload in self.demux.feed_runs(data):
             if stream == SYSERR:
                 raise StreamError(payload.decode(errors="replace"))
             target = self.err if stream == STDERR else self.out
@@ -88,7 +117,7 @@ def _write(stream: Any, data: bytes) -> None:
     if isinstance(stream, int):
         view = memoryview(data)
         while view:
-            written = os.write(stream, view)
+            written = posix.write(stream, view)
             view = view[written:]
         return
     stream.write(data)
@@ -172,8 +201,6 @@ def pump(
     stdin EOF half-closes the socket (the container sees EOF on its stdin) but
     keeps reading output, as docker does.
     """
-    import selectors
-
     if hijacked.pending and sink is not None:
         data, hijacked.pending = hijacked.pending, b""
         sink.write(data)
@@ -189,61 +216,72 @@ def pump(
             on_output_end()
         return "eof"
 
-    sel = selectors.PollSelector()
+    if stdin_fd is None and sink is not None:
+        # Output only (no -i): nothing to multiplex, just read until the stream ends.
+        sock = hijacked.sock
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                if on_output_end:
+                    on_output_end()
+                return "eof"
+            sink.write(data)
+
+    import select  # the C module; `selectors` would add ~2 ms of imports to every `run`
+
+    poller = select.poll()
+    readable = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
     sock_fd = hijacked.fileno()
     if sink is not None:
-        sel.register(sock_fd, selectors.EVENT_READ, "out")
+        poller.register(sock_fd, readable)
     if stdin_fd is not None:
-        try:
-            sel.register(stdin_fd, selectors.EVENT_READ, "in")
-        except (ValueError, OSError):
+        if stdin_fd < 0 or stdin_fd == sock_fd:
             stdin_fd = None
+        else:
+            poller.register(stdin_fd, readable)
     if stdin_fd is None and sink is None:
         return "stdin"
-    try:
-        while True:
-            for key, _ in sel.select():
-                if key.data == "out":
-                    try:
-                        data = hijacked.sock.recv(65536)
-                    except (ConnectionResetError, OSError):
-                        data = b""
-                    if not data:
-                        if on_output_end:
-                            on_output_end()
-                        return "eof"
-                    sink.write(data)  # type: ignore[union-attr]
-                else:
-                    try:
-                        data = os.read(stdin_fd, 32768)  # type: ignore[arg-type]
-                    except OSError:
-                        data = b""
-                    detached = False
-                    if data and escape is not None:
-                        data, detached = escape.filter(data)
-                        if detached and data:
-                            try:
-                                hijacked.sendall(data)
-                            except OSError:
-                                pass
-                        if detached:
-                            return "detached"
-                        if not data:
-                            continue
+    while True:
+        for fd, _events in poller.poll():
+            if fd == sock_fd:
+                try:
+                    data = hijacked.sock.recv(65536)
+                except (ConnectionResetError, OSError):
+                    data = b""
+                if not data:
+                    if on_output_end:
+                        on_output_end()
+                    return "eof"
+                sink.write(data)  # type: ignore[union-attr]
+                continue
+            try:
+                data = posix.read(fd, 32768)
+            except OSError:
+                data = b""
+            if data and escape is not None:
+                data, detached = escape.filter(data)
+                if detached:
                     if data:
                         try:
                             hijacked.sendall(data)
                         except OSError:
-                            sel.unregister(stdin_fd)
-                            stdin_fd = None
-                            if sink is None:
-                                return "stdin"
-                            continue
-                        continue
-                    sel.unregister(stdin_fd)  # type: ignore[arg-type]
-                    stdin_fd = None
-                    hijacked.close_write()
+                            pass
+                    return "detached"
+                if not data:
+                    continue
+            if data:
+                try:
+                    hijacked.sendall(data)
+                    continue
+                except OSError:
+                    poller.unregister(fd)
                     if sink is None:
                         return "stdin"
-    finally:
-        sel.close()
+                    continue
+            poller.unregister(fd)
+            hijacked.close_write()
+            if sink is None:
+                return "stdin"

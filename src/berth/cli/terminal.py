@@ -8,10 +8,13 @@ the daemon as docker does: once at start and on every SIGWINCH.
 
 from __future__ import annotations
 
-import os
-import signal
+import _signal as signal  # the C module: `signal` imports enum (~3 ms) for names we don't need
+import posix
 import sys
-from typing import Any, Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 # Signals docker forwards with --sig-proxy (it skips SIGCHLD, SIGPIPE, SIGURG, SIGWINCH).
 PROXIED_SIGNALS = (
@@ -30,7 +33,7 @@ def fd_of(stream: Any) -> int | None:
 
 def is_terminal(stream: Any) -> bool:
     fd = fd_of(stream)
-    return fd is not None and os.isatty(fd)
+    return fd is not None and posix.isatty(fd)
 
 
 def terminal_size(stream: Any) -> tuple[int, int]:
@@ -39,7 +42,7 @@ def terminal_size(stream: Any) -> tuple[int, int]:
     if fd is None:
         return 0, 0
     try:
-        size = os.get_terminal_size(fd)
+        size = posix.get_terminal_size(fd)
     except OSError:
         return 0, 0
     return size.lines, size.columns
@@ -140,6 +143,9 @@ class ResizeMonitor:
             self._old = None
 
 
+_SIGNAL_NAMES = {getattr(signal, name): name for name in PROXIED_SIGNALS if hasattr(signal, name)}
+
+
 class SignalProxy:
     """Forward signals we receive to the container (docker's --sig-proxy)."""
 
@@ -159,7 +165,7 @@ class SignalProxy:
 
     def _forward(self, signum: int, _frame: Any) -> None:
         try:
-            self.kill(signal.Signals(signum).name[3:])
+            self.kill(_SIGNAL_NAMES[signum][3:])
         except Exception:  # noqa: BLE001 - docker only logs failures here
             pass
 

@@ -9,10 +9,13 @@ that behaviour rather than Python's more liberal parsers (float() accepts " 1",
 
 from __future__ import annotations
 
-import re
 import time
 
 from berth.humanize import human_duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "UnitError",
@@ -38,13 +41,33 @@ class UnitError(ValueError):
     """A value that does not parse; str() is the Go-style message docker prints."""
 
 
-_INT_RE = re.compile(r"[+-]?(0[xX](_?[0-9a-fA-F])+|0[bB](_?[01])+|0[oO](_?[0-7])+|0(_?[0-7])*|[1-9](_?[0-9])*)")
-_DEC_FLOAT_RE = re.compile(
-    r"[+-]?(?:(?:[0-9](?:_?[0-9])*)(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9](?:_?[0-9])*)?"
-)
-_HEX_FLOAT_RE = re.compile(
-    r"[+-]?0[xX](?:_?[0-9a-fA-F])*(?:\.[0-9a-fA-F]*)?[pP][+-]?[0-9]+"
-)
+# Regular expressions are compiled on first use, never at import: importing `re`
+# and compiling costs milliseconds, and most commands never parse these values.
+_PATTERNS = {
+    "dec_float": r"[+-]?(?:(?:[0-9](?:_?[0-9])*)(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)"
+                 r"(?:[eE][+-]?[0-9](?:_?[0-9])*)?",
+    "hex_float": r"[+-]?0[xX](?:_?[0-9a-fA-F])*(?:\.[0-9a-fA-F]*)?[pP][+-]?[0-9]+",
+    "rat_dec": r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?",
+    "rat_frac": r"([+-]?[0-9]+)/([0-9]+)",
+    "timestamp": r"(\d{4})-(\d{2})-(\d{2})"
+                 r"(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?)?"
+                 r"(Z|z|[+-]\d{2}:\d{2})?",
+}
+_compiled: dict = {}
+
+
+def _rx(name: str) -> Any:
+    rx = _compiled.get(name)
+    if rx is None:
+        import re
+
+        rx = _compiled[name] = re.compile(_PATTERNS[name])
+    return rx
+
+
+_DIGITS = {2: frozenset("01"), 8: frozenset("01234567"), 10: frozenset("0123456789"),
+           16: frozenset("0123456789abcdefABCDEF")}
+_PREFIXES = {"x": 16, "X": 16, "b": 2, "B": 2, "o": 8, "O": 8}
 _SPECIAL_FLOATS = {"inf": float("inf"), "+inf": float("inf"), "-inf": float("-inf"),
                    "infinity": float("inf"), "+infinity": float("inf"),
                    "-infinity": float("-inf"), "nan": float("nan"), "+nan": float("nan"),
@@ -60,24 +83,53 @@ def go_parse_bool(text: str) -> bool:
     raise UnitError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
+def _digits_ok(body: str, base: int, need_one: bool) -> bool:
+    """(_?d)+ (or (_?d)* unless `need_one`): digits of `base`, each "_" before a digit."""
+    if not body:
+        return not need_one
+    digits = _DIGITS[base]
+    prev_underscore = False
+    for c in body:
+        if c == "_":
+            if prev_underscore:
+                return False
+            prev_underscore = True
+        elif c in digits:
+            prev_underscore = False
+        else:
+            return False
+    return not prev_underscore
+
+
 def _go_int_value(text: str) -> int | None:
-    if not _INT_RE.fullmatch(text):
+    r"""Go's integer literal syntax for base 0:
+    [+-]?(0[xX](_?[0-9a-fA-F])+|0[bB](_?[01])+|0[oO](_?[0-7])+|0(_?[0-7])*|[1-9](_?[0-9])*)"""
+    sign = 1
+    body = text
+    if body[:1] in ("+", "-"):
+        sign = -1 if body[0] == "-" else 1
+        body = body[1:]
+    if not body:
         return None
-    body = text.replace("_", "")
-    sign = -1 if body.startswith("-") else 1
-    body = body.lstrip("+-")
-    low = body.lower()
-    if low.startswith("0x"):
-        value = int(body[2:], 16)
-    elif low.startswith("0b"):
-        value = int(body[2:], 2)
-    elif low.startswith("0o"):
-        value = int(body[2:], 8)
-    elif len(body) > 1 and body.startswith("0"):
-        value = int(body[1:], 8)
+    if body[0] == "0":
+        base = _PREFIXES.get(body[1:2])
+        if base is not None:
+            digits = body[2:]
+            if not _digits_ok(digits, base, True):
+                return None
+        else:
+            base, digits = 8, body[1:]
+            if not _digits_ok(digits, 8, False):
+                return None
+            if not digits:
+                return 0
+    elif body[0] in "123456789":
+        base, digits = 10, body
+        if not _digits_ok(body[1:], 10, False):
+            return None
     else:
-        value = int(body, 10)
-    return sign * value
+        return None
+    return sign * int(digits.replace("_", ""), base)
 
 
 def go_parse_int(text: str, bits: int = 64) -> int:
@@ -106,9 +158,9 @@ def go_parse_float(text: str) -> float:
     special = _SPECIAL_FLOATS.get(text.lower())
     if special is not None:
         return special
-    if _DEC_FLOAT_RE.fullmatch(text) and any(c.isdigit() for c in text):
+    if _rx("dec_float").fullmatch(text) and any(c.isdigit() for c in text):
         value = float(text.replace("_", ""))
-    elif _HEX_FLOAT_RE.fullmatch(text):
+    elif _rx("hex_float").fullmatch(text):
         value = float.fromhex(text.replace("_", ""))
     else:
         raise UnitError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
@@ -179,10 +231,6 @@ def mem_swap_bytes(text: str) -> int:
     return ram_in_bytes(text)
 
 
-_RAT_DEC_RE = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
-_RAT_FRAC_RE = re.compile(r"([+-]?[0-9]+)/([0-9]+)")
-
-
 def nano_cpus(text: str) -> int:
     """docker's NanoCPUs flag type: a rational number of CPUs times 1e9, exactly.
 
@@ -191,13 +239,13 @@ def nano_cpus(text: str) -> int:
     """
     num: int
     den: int
-    m = _RAT_FRAC_RE.fullmatch(text)
+    m = _rx("rat_frac").fullmatch(text)
     if m:
         num, den = int(m.group(1)), int(m.group(2))
         if den == 0:
             raise UnitError(f"failed to parse {text} as a rational number")
     else:
-        m = _RAT_DEC_RE.fullmatch(text)
+        m = _rx("rat_dec").fullmatch(text)
         if not m or not (m.group(2) or m.group(3)):
             raise UnitError(f"failed to parse {text} as a rational number")
         sign, whole, frac, exp = m.group(1), m.group(2), m.group(3) or "", m.group(4)
@@ -227,7 +275,23 @@ _DURATION_UNITS = {
     "m": 60 * 1_000_000_000,
     "h": 3600 * 1_000_000_000,
 }
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([^0-9.]*)")
+_NUMBER_CHARS = frozenset("0123456789")
+
+
+def _duration_part(text: str) -> tuple[str, str, int]:
+    r"""([0-9]*(?:\.[0-9]*)?)([^0-9.]*) at the start of `text`: (number, unit, end)."""
+    n = len(text)
+    i = 0
+    while i < n and text[i] in _NUMBER_CHARS:
+        i += 1
+    if i < n and text[i] == ".":
+        i += 1
+        while i < n and text[i] in _NUMBER_CHARS:
+            i += 1
+    j = i
+    while j < n and text[j] not in _NUMBER_CHARS and text[j] != ".":
+        j += 1
+    return text[:i], text[i:j], j
 
 
 def parse_duration(text: str) -> int:
@@ -245,9 +309,7 @@ def parse_duration(text: str) -> int:
         raise UnitError(f'time: invalid duration "{orig}"')
     total = 0.0
     while text:
-        m = _DURATION_PART.match(text)
-        assert m is not None
-        num, unit = m.group(1), m.group(2)
+        num, unit, end = _duration_part(text)
         if not num or num == "." or not any(c.isdigit() for c in num):
             raise UnitError(f'time: invalid duration "{orig}"')
         if not unit:
@@ -256,7 +318,7 @@ def parse_duration(text: str) -> int:
         if unit not in _DURATION_UNITS:
             raise UnitError(f'time: unknown unit "{unit}" in duration "{orig}"')
         total += float(num) * _DURATION_UNITS[unit]
-        text = text[m.end():]
+        text = text[end:]
     if total > 2**63 - 1:
         raise UnitError(f'time: invalid duration "{orig}"')
     value = int(round(total))
@@ -326,13 +388,6 @@ def bytes_size(size: float) -> str:
 
 # --- timestamps for logs --since/--until and prune filters -------------------------
 
-_TS_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?)?"
-    r"(Z|z|[+-]\d{2}:\d{2})?"
-)
-
-
 def get_timestamp(value: str, now: float | None = None) -> str:
     """docker's timetypes.GetTimestamp: the value the API expects for since/until.
 
@@ -349,7 +404,7 @@ def get_timestamp(value: str, now: float | None = None) -> str:
             pass
         else:
             return str(int((now * 1e9 - ns) // 1_000_000_000))
-    m = _TS_RE.fullmatch(value)
+    m = _rx("timestamp").fullmatch(value)
     if m:
         year, month, day, hh, mm, ss, frac, zone = m.groups()
         import calendar
