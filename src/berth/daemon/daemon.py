@@ -63,6 +63,13 @@ class Daemon:
             raise System(f"default runtime {cfg.default_runtime!r} is not installed "
                          f"(known: {', '.join(sorted(cfg.runtimes)) or 'none'}); apt-get install crun")
         self.runtime_version = _runtime_version(cfg.runtimes[cfg.default_runtime])
+        for flag, given in (("--bip", cfg.bip), ("--insecure-registry", cfg.insecure_registries)):
+            if given:
+                # Accepted for dockerd compatibility, but said plainly: nothing uses them yet.
+                msg = (f"WARNING: {flag} has no effect yet: berthd has no "
+                       f"{'bridge network' if flag == '--bip' else 'registry client'} in this version")
+                self.warnings.append(msg)
+                log.warning("%s", msg)
         os.makedirs(cfg.data_root, mode=0o710, exist_ok=True)
         os.makedirs(cfg.exec_root, mode=0o700, exist_ok=True)
         self.daemon_id = _engine_id(cfg.data_root)
