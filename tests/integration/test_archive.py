@@ -36,7 +36,7 @@ def _ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 
 def _docker_bytes(sandbox, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["/usr/local/bin/docker", *args], input=input, env=sandbox.env(),
+    return subprocess.run(["/usr/local/bin/docker", *args], check=False, input=input, env=sandbox.env(),
                           capture_output=True, timeout=120)
 
 
@@ -227,6 +227,38 @@ def test_cp_of_a_missing_path_says_docker_s_message(sandbox, tmp_path):
         sandbox.docker("rm", "-f", name)
 
 
+def test_cp_keeps_the_archive_owner_and_dash_a_gives_the_container_user(sandbox, tmp_path):
+    name = _name("owner")
+    _ok(sandbox.docker("create", "--name", name, "--user", "1234:5678", "busybox", "true"))
+    try:
+        src = tmp_path / "owned"
+        src.write_text("x\n")
+        os.chown(src, 4321, 8765)
+        _ok(sandbox.docker("cp", str(src), f"{name}:/tmp/plain"))
+        _ok(sandbox.docker("cp", "-a", str(src), f"{name}:/tmp/archived"))
+        plain = _tar_members(_ok(_docker_bytes(sandbox, "cp", f"{name}:/tmp/plain", "-")).stdout)["plain"]
+        archived = _tar_members(_ok(_docker_bytes(sandbox, "cp", f"{name}:/tmp/archived", "-")).stdout)["archived"]
+        assert (plain.uid, plain.gid) == (4321, 8765)
+        assert (archived.uid, archived.gid) == (1234, 5678)
+    finally:
+        sandbox.docker("rm", "-f", name)
+
+
+def test_cp_into_a_read_only_rootfs_is_refused(sandbox, tmp_path):
+    name = _name("ro")
+    _ok(sandbox.docker("create", "--name", name, "--read-only", "busybox", "true"))
+    try:
+        src = tmp_path / "f"
+        src.write_text("x\n")
+        r = sandbox.docker("cp", str(src), f"{name}:/tmp/")
+        assert r.returncode == 1 and "container rootfs is marked read-only" in r.stderr
+        # reading still works
+        r = _ok(_docker_bytes(sandbox, "cp", f"{name}:/etc/passwd", "-"))
+        assert _tar_file(r.stdout, "passwd").decode().startswith(BUSYBOX_PASSWD_START)
+    finally:
+        sandbox.docker("rm", "-f", name)
+
+
 def test_head_archive_reports_docker_s_path_stat(sandbox):
     name = _name("stat")
     _running(sandbox, name, "ln -s /etc/passwd /pw; ln -s ../../../../../etc /up; sleep 300")
@@ -377,7 +409,7 @@ def test_export_is_a_tar_of_the_whole_rootfs(sandbox, tmp_path):
     name = _name("export")
     _ok(sandbox.docker("run", "--name", name, "busybox", "sh", "-c", "echo exported > /root/file"))
     try:
-        out = subprocess.run("/usr/local/bin/docker export " + name + " | tar -t", shell=True,
+        out = subprocess.run("/usr/local/bin/docker export " + name + " | tar -t", check=False, shell=True,
                              env=sandbox.env(), capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         listed = set(out.stdout.splitlines())
@@ -461,13 +493,22 @@ def test_commit_of_an_unchanged_container_adds_no_layer_and_emits_the_event(sand
 def test_commit_of_a_running_container_while_it_writes_is_consistent(sandbox, pause):
     name = _name("busy")
     repo = _name("busyimg")
-    _running(sandbox, name, "mkdir /data; i=0; while true; do i=$((i+1)); echo $i > /data/tmp; "
+    cid = _running(sandbox, name, "mkdir /data; i=0; while true; do i=$((i+1)); echo $i > /data/tmp; "
                             "mv /data/tmp /data/current; head -c 4096 /dev/urandom > /data/blob.$((i % 50)); "
                             "rm -f /data/blob.$(((i + 25) % 50)); done")
     try:
         time.sleep(1.0)
+        since = str(int(time.time()) - 1)
         r = _ok(sandbox.docker("commit", f"--pause={pause}", name, repo))
         image_id = r.stdout.strip()
+        lines = _ok(sandbox.docker("events", "--since", since, "--until", str(int(time.time()) + 1),
+                                   "--format", "{{.Type}} {{.Actor.ID}} {{.Action}}")).stdout.splitlines()
+        actions = [line.split()[2] for line in lines if line.startswith(f"container {cid} ")]
+        actions = actions[actions.index("start") + 1:] if "start" in actions else actions
+        if pause == "true":
+            assert actions == ["pause", "commit", "unpause"], actions  # frozen while its layer is made
+        else:
+            assert actions == ["commit"], actions
         assert json.loads(_ok(sandbox.docker("inspect", "-f", "{{json .State.Running}}", name)).stdout) is True
         r = _ok(sandbox.docker("run", "--rm", repo, "cat", "/data/current"))
         assert r.stdout.strip().isdigit()

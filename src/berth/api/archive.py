@@ -10,12 +10,51 @@ from contextlib import aclosing
 
 from aiohttp import web
 
-from berth.api.images import BodyReader
 from berth.api.params import qbool, reply
-from berth.engine.archive import STAT_HEADER, ArchiveService, encode_path_stat, stream_from_thread
+from berth.engine.archive import (
+    STAT_HEADER,
+    ArchiveService,
+    encode_path_stat,
+    stream_from_thread,
+)
 from berth.errors import InvalidParameter
 
 log = logging.getLogger("berth.api")
+
+
+class _Body:
+    """The request body as a blocking file object for a worker thread, read in
+    the large pieces aiohttp hands over (no copying of what is left)."""
+
+    def __init__(self, request: web.Request, loop: asyncio.AbstractEventLoop) -> None:
+        self._content = request.content
+        self._loop = loop
+        self._chunk = b""
+        self._pos = 0
+        self._eof = False
+
+    def _fetch(self) -> None:
+        data = asyncio.run_coroutine_threadsafe(self._content.read(1 << 20), self._loop).result()
+        self._chunk, self._pos = data, 0
+        if not data:
+            self._eof = True
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = [self._chunk[self._pos:]]
+            self._chunk, self._pos = b"", 0
+            while not self._eof:
+                self._fetch()
+                parts.append(self._chunk)
+            self._chunk = b""
+            return b"".join(parts)
+        if self._pos >= len(self._chunk):
+            if self._eof:
+                return b""
+            self._fetch()
+        out = self._chunk[self._pos:self._pos + n]
+        self._pos += len(out)
+        return out
 
 
 def service(request: web.Request) -> ArchiveService:
@@ -30,14 +69,10 @@ def _path(request: web.Request) -> str:
     return path
 
 
-async def _run(fn, *args):  # type: ignore[no-untyped-def]
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
-
-async def _stream(request: web.Request, resp: web.StreamResponse, produce) -> bool:  # type: ignore[no-untyped-def]
+async def _stream(request: web.Request, resp: web.StreamResponse, fs, produce) -> bool:  # type: ignore[no-untyped-def]
     """Send a tar made in a thread; False if it could not be sent whole."""
     try:
-        async with aclosing(stream_from_thread(produce)) as chunks:
+        async with aclosing(stream_from_thread(produce, fs.call)) as chunks:
             async for chunk in chunks:
                 await resp.write(chunk)
         await resp.write_eof()
@@ -55,7 +90,7 @@ async def _stream(request: web.Request, resp: web.StreamResponse, produce) -> bo
 async def stat_path(request: web.Request) -> web.Response:
     path = _path(request)
     async with service(request).open(request.match_info["id"]) as fs:
-        doc = await _run(fs.stat, path)
+        doc = await fs.call(fs.stat, path)
     return web.Response(status=200, headers={STAT_HEADER: encode_path_stat(doc),
                                              "Content-Type": "application/json"})
 
@@ -65,11 +100,11 @@ async def get_archive(request: web.Request) -> web.StreamResponse:
     svc = service(request)
     ref = request.match_info["id"]
     async with svc.open(ref) as fs:
-        doc, write = await _run(fs.archive, path)
+        doc, write = await fs.call(fs.archive, path)
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar",
                                                        STAT_HEADER: encode_path_stat(doc)})
         await resp.prepare(request)
-        ok = await _stream(request, resp, write)
+        ok = await _stream(request, resp, fs, write)
     if ok:
         svc.event(ref, "archive-path")
     return resp
@@ -83,9 +118,9 @@ async def put_archive(request: web.Request) -> web.Response:
     copy_uid_gid = qbool(request, "copyUIDGID")
     loop = asyncio.get_running_loop()
     async with svc.open(ref) as fs:
-        dest = await _run(fs.extraction_point, path)
-        body = BodyReader(request, loop)
-        await _run(fs.extract, dest, body, copy_uid_gid, no_overwrite)
+        dest = await fs.call(fs.extraction_point, path)
+        body = _Body(request, loop)
+        await fs.call(fs.extract, dest, body, copy_uid_gid, no_overwrite)
     svc.event(ref, "extract-to-dir")
     return web.Response(status=200)
 
@@ -100,7 +135,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     async with svc.open(ref) as fs:
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar"})
         await resp.prepare(request)
-        ok = await _stream(request, resp, fs.export)
+        ok = await _stream(request, resp, fs, fs.export)
     if ok:
         svc.event(ref, "export")
     return resp

@@ -25,16 +25,25 @@ import inspect
 import json
 import logging
 import os
+import shutil
 import stat
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from berth.engine import rootfs_paths as rp
 from berth.engine.archive_extract import Extractor
-from berth.errors import BerthError, Conflict, Forbidden, ImageNotFound, InvalidParameter, NotFound, System
+from berth.errors import (
+    BerthError,
+    Conflict,
+    Forbidden,
+    ImageNotFound,
+    InvalidParameter,
+    NotFound,
+    System,
+)
 from berth.images import reference as refs
 from berth.images.tree_tar import TreeTar
 from berth.timefmt import rfc3339nano
@@ -82,6 +91,11 @@ class _Target:
     name: str               # docker's stat "name" and the tar's top entry
     link_target: str = ""
 
+    def doc(self) -> dict:
+        """docker's ContainerPathStat JSON."""
+        return {"name": self.name, "size": self.st.st_size, "mode": go_file_mode(self.st.st_mode),
+                "mtime": rfc3339nano(self.st.st_mtime_ns), "linkTarget": self.link_target}
+
 
 class ContainerFS:
     """One container's merged rootfs, open by fd for the length of one request."""
@@ -92,9 +106,27 @@ class ContainerFS:
         self.config = config
         self.readonly = readonly
         self.root = os.open(merged, rp.PATH_DIR)
+        self._work: set[asyncio.Future] = set()
 
-    def close(self) -> None:
+    def call(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+        """Run blocking work on this rootfs in a thread. A cancelled caller does not
+        stop the thread, so the root fd stays open until every such thread is done
+        (a closed fd number reused elsewhere must never be written through)."""
+        fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        self._work.add(fut)
+        fut.add_done_callback(self._work.discard)
+        return asyncio.shield(fut)
+
+    async def aclose(self) -> None:
+        cancelled = False
+        while self._work:
+            try:
+                await asyncio.wait(set(self._work))
+            except asyncio.CancelledError:
+                cancelled = True
         os.close(self.root)
+        if cancelled:
+            raise asyncio.CancelledError
 
     def _not_found(self, path: str) -> NotFound:
         return NotFound(f"Could not find the file {path} in container {self.ref}")
@@ -103,7 +135,7 @@ class ContainerFS:
         """docker's ResolvePath + StatPath: the last component is not followed
         unless the path ends in "/" or "/." (then it must be a directory)."""
         shown = path
-        whole = path.endswith("/") or path.endswith("/.") or path in ("", ".")
+        whole = path.endswith(("/", "/.")) or path in ("", ".")
         try:
             if whole:
                 parts = rp.resolve(self.root, path, follow_last=True)
@@ -130,17 +162,13 @@ class ContainerFS:
         return target
 
     def stat(self, path: str) -> dict:
-        t = self._target(path)
-        return {"name": t.name, "size": t.st.st_size, "mode": go_file_mode(t.st.st_mode),
-                "mtime": rfc3339nano(t.st.st_mtime_ns), "linkTarget": t.link_target}
+        return self._target(path).doc()
 
     def archive(self, path: str) -> tuple[dict, Callable[[TreeTar], None]]:
         """The stat of `path` and a function writing its tar (docker's rebase:
         the top entry carries the name the client asked for)."""
         t = self._target(path)
-        doc = {"name": t.name, "size": t.st.st_size, "mode": go_file_mode(t.st.st_mode),
-               "mtime": rfc3339nano(t.st.st_mtime_ns), "linkTarget": t.link_target}
-        arcname = t.name
+        doc, arcname = t.doc(), t.name
 
         def write(tar: TreeTar) -> None:
             if not t.parts:
@@ -224,7 +252,7 @@ class ArchiveService:
                 try:
                     yield fs
                 finally:
-                    fs.close()
+                    await fs.aclose()
             finally:
                 if mounted_here and not c.running:
                     self.snaps.unmount(c.id)
@@ -272,26 +300,32 @@ class ArchiveService:
         try:
             async with c.lock:
                 upper, lowers = self._layers(c)
-                layer = await asyncio.get_running_loop().run_in_executor(
+                work = asyncio.get_running_loop().run_in_executor(
                     None, cm.layer_from_upper, self.snaps, upper, lowers)
+                try:
+                    layer = await asyncio.shield(work)
+                except asyncio.CancelledError:
+                    # The thread goes on regardless: keep the lock until it ends, drop its layer.
+                    await asyncio.wait({work})
+                    if not work.exception() and work.result().staging:
+                        shutil.rmtree(work.result().staging, ignore_errors=True)
+                    raise
+            config = cm.image_config(parent.config, c.id, c.config, new_config, layer.diff_id, author,
+                                     comment, rfc3339nano(), go_arch())
+            try:
+                image = self.images.add_layer_image(layer.staging, layer.diff_id, layer.size, config, reference)
+            except BaseException:
+                if layer.staging:
+                    shutil.rmtree(layer.staging, ignore_errors=True)
+                raise
+            shown = reference.familiar() if reference is not None else ""
+            if reference is not None:
+                self.events.publish("image", "tag", image.id, {"name": shown})
+            self.events.publish("container", "commit", c.id,
+                                _attrs(c, comment=comment, imageID=image.id, imageRef=shown))
         finally:
             if paused_here:
                 await self._unpause(c)
-        config = cm.image_config(parent.config, c.id, c.config, new_config, layer.diff_id, author, comment,
-                                 rfc3339nano(), go_arch())
-        try:
-            image = self.images.add_layer_image(layer.staging, layer.diff_id, layer.size, config, reference)
-        except BaseException:
-            if layer.staging:
-                import shutil
-
-                shutil.rmtree(layer.staging, ignore_errors=True)
-            raise
-        shown = reference.familiar() if reference is not None else ""
-        self.events.publish("container", "commit", c.id,
-                            _attrs(c, comment=comment, imageID=image.id, imageRef=shown))
-        if reference is not None:
-            self.events.publish("image", "tag", image.id, {"name": shown})
         return image.id
 
     async def _pause(self, c) -> bool:  # type: ignore[no-untyped-def]
@@ -345,7 +379,8 @@ def _commit_reference(repo: str, tag: str) -> refs.Reference | None:
     return ref
 
 
-async def stream_from_thread(produce: Callable[[TreeTar], None]) -> AsyncIterator[bytes]:
+async def stream_from_thread(produce: Callable[[TreeTar], None],
+                             call: Callable[..., Awaitable[Any]] | None = None) -> AsyncIterator[bytes]:
     """Run `produce(tar)` in a thread and yield the tar's bytes as they come.
 
     The queue is small, so a slow client slows the producer instead of
@@ -371,7 +406,7 @@ async def stream_from_thread(produce: Callable[[TreeTar], None]) -> AsyncIterato
         except BaseException as e:  # noqa: BLE001 - handed to the consumer
             return e
 
-    worker = loop.run_in_executor(None, run)
+    worker = asyncio.ensure_future(call(run) if call is not None else loop.run_in_executor(None, run))
     try:
         while True:
             get = asyncio.ensure_future(queue.get())
@@ -391,4 +426,5 @@ async def stream_from_thread(produce: Callable[[TreeTar], None]) -> AsyncIterato
         stop.set()
         while not queue.empty():
             queue.get_nowait()
-        await asyncio.shield(worker)
+        if not worker.done():
+            await asyncio.wait({worker})

@@ -100,7 +100,7 @@ class Extractor:
     # ------------------------------------------------------------ entries
     def extract(self, stream: BinaryIO) -> None:
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|*")  # noqa: SIM115
+            tf = tarfile.open(fileobj=stream, mode="r|*", bufsize=_CHUNK)  # noqa: SIM115
         except tarfile.ReadError as e:
             if "empty" in str(e):
                 return  # an empty upload changes nothing
@@ -220,7 +220,7 @@ class Extractor:
             os.fchmod(fd, m.mode & 0o7777)
             self._xattrs(fd, m, follow=True)
             ns = _mtime_ns(m)
-            _utime(lambda: os.utime(fd, ns=(ns, ns)))
+            _utime(os.utime, fd, ns=(ns, ns))
         finally:
             os.close(fd)
 
@@ -231,7 +231,7 @@ class Extractor:
             os.chmod(base, m.mode & 0o7777, dir_fd=parent)
         self._xattrs(f"/proc/self/fd/{parent}/{base}", m, follow=False)
         ns = _mtime_ns(m)
-        _utime(lambda: os.utime(base, ns=(ns, ns), dir_fd=parent, follow_symlinks=False))
+        _utime(os.utime, base, ns=(ns, ns), dir_fd=parent, follow_symlinks=False)
 
     def _xattrs(self, target: int | str, m: tarfile.TarInfo, *, follow: bool) -> None:
         for key, value in m.pax_headers.items():
@@ -257,7 +257,7 @@ class Extractor:
             except (OSError, InvalidParameter):
                 continue
             try:
-                _utime(lambda: os.utime(fd, ns=(ns, ns)))
+                _utime(os.utime, fd, ns=(ns, ns))
             finally:
                 os.close(fd)
 
@@ -272,8 +272,9 @@ def _mtime_ns(m: tarfile.TarInfo) -> int:
     return int(m.mtime) * 1_000_000_000
 
 
-def _utime(setter) -> None:  # type: ignore[no-untyped-def]
+def _utime(utime, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Times out of the kernel's range are left as they are, not an error."""
     try:
-        setter()
+        utime(*args, **kwargs)
     except (OverflowError, ValueError):
         pass
