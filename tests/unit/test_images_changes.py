@@ -1,11 +1,13 @@
 from pathlib import Path
 
+from specs import SPECS_DIR
+
 import pytest
 
 from berth.errors import InvalidParameter
 from berth.images.changes import Lexer, apply_changes, parse_changes
 
-SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs" / "dockerfile-shell-lexer"
+SPECS = SPECS_DIR / "dockerfile-shell-lexer"
 
 BASE = {
     "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root"],

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from specs import SPECS_DIR
+
 import pytest
 
 from berth.errors import InvalidParameter
 from berth.runtime import seccomp
 from berth.runtime.capabilities import DEFAULT_CAPS
 
-SHARED_PROFILE = Path("/work/shared/specs/seccomp/default.json")
+SHARED_PROFILE = SPECS_DIR / "seccomp" / "default.json"
 
 
 def allowed(oci: dict) -> set[str]:

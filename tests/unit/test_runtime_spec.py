@@ -7,6 +7,8 @@ import os
 import resource
 from pathlib import Path
 
+from specs import SPECS_DIR
+
 import pytest
 
 from berth.errors import InvalidParameter, System
@@ -22,7 +24,7 @@ from berth.runtime.spec import (
     validate_host_config,
 )
 
-SCHEMA_DIR = Path("/work/shared/specs/oci-runtime")
+SCHEMA_DIR = SPECS_DIR / "oci-runtime"
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,7 @@ def make_app(daemon) -> web.Application:
 
     async def version_headers(_request: web.Request, response: web.StreamResponse) -> None:
         response.headers.setdefault("API-Version", API_VERSION)
-        response.headers.setdefault("Server", "Berth/" + __version__ + " (linux)")
+        response.headers["Server"] = "Berth/" + __version__ + " (linux)"
 
     app.on_response_prepare.append(version_headers)
 

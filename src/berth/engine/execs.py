@@ -365,6 +365,12 @@ def _resolve(fut: asyncio.Future) -> None:
         fut.set_result(None)
 
 
+def _size_of(console: dict | None) -> tuple[int, int] | None:
+    if not console:
+        return None
+    return int(console.get("height", 0)), int(console.get("width", 0))
+
+
 class ExecProcess:
     """One `<runtime> exec` child of the daemon and its stdio."""
 
@@ -536,8 +542,11 @@ class ExecProcess:
                 self.master = fds[0]
                 for extra in fds[1:]:
                     os.close(extra)
-                if self._pending_size is not None:
-                    self.resize(*self._pending_size)
+                # Set the size ourselves: the runtime may hand the pty over before it applied
+                # the consoleSize it was given.
+                size = self._pending_size or _size_of(self.process.get("consoleSize"))
+                if size is not None:
+                    self.resize(*size)
         finally:
             conn.close()
 
