@@ -1,4 +1,3 @@
-from pathlib import Path
 
 from specs import SPECS_DIR
 
