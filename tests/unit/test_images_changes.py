@@ -1,4 +1,3 @@
-
 from specs import SPECS_DIR
 
 import pytest
