@@ -75,3 +75,22 @@ def test_no_healthcheck_disables_the_images_check(sandbox, busybox_tar):
         assert _health(sandbox, "himg")["Status"] == "starting"
     finally:
         sandbox.docker("rm", "-f", "hnone", "himg")
+
+
+def test_health_on_failure_kill_stops_an_unhealthy_container(sandbox):
+    """Beyond docker (podman's option): act when a container turns unhealthy."""
+    r = sandbox.berth("run", "-d", "--name", "hkill", "--health-cmd", "exit 1", "--health-interval", "200ms",
+                      "--health-retries", "2", "--health-on-failure", "kill", "busybox", "sleep", "600")
+    assert r.returncode == 0, r.stderr
+    try:
+        _wait_for(lambda: not json.loads(sandbox.docker("inspect", "hkill").stdout)[0]["State"]["Running"])
+        state = json.loads(sandbox.docker("inspect", "hkill").stdout)[0]["State"]
+        assert state["ExitCode"] == 137 and state["Health"]["Status"] == "unhealthy"
+    finally:
+        sandbox.docker("rm", "-f", "hkill")
+
+
+def test_health_on_failure_refuses_an_unknown_action(sandbox):
+    r = sandbox.berth("run", "-d", "--health-on-failure", "explode", "busybox", "true")
+    assert r.returncode == 125
+    assert "--health-on-failure" in r.stderr

@@ -111,6 +111,9 @@ def add_create_flags(fs: FlagSet, run: bool) -> None:
             kind="gpu-request", convert=gpus_value)
     fs.list("group-add", "", "Add additional groups to join")
     fs.string("health-cmd", "", "Command to run to check health")
+    # Hidden so that `run --help` stays docker's, byte for byte.
+    fs.string("health-on-failure", "", "Action when the container turns unhealthy: none, kill, restart or "
+              "stop (Berth; podman's option)", hidden=True)
     fs.int("health-interval", "", "Time between running the check (ms|s|m|h)",
            kind="duration", convert=duration_value, help_default="0s")
     fs.int("health-retries", "", "Consecutive failures needed to report unhealthy")
@@ -467,6 +470,12 @@ def build_create_spec(v: Values, image: str, args: list[str], console_size: tupl
         host["StorageOpt"] = storage
     if tmpfs:
         host["Tmpfs"] = tmpfs
+    if v.health_on_failure:
+        # Not a docker field: sent only when asked for, so docker's body stays byte-identical.
+        if v.health_on_failure not in ("none", "kill", "restart", "stop"):
+            raise OptionError(f"invalid argument {v.health_on_failure!r} for \"--health-on-failure\" flag: "
+                              "use one of none, kill, restart, stop")
+        host["HealthOnFailure"] = v.health_on_failure
     host["UTSMode"] = v.uts
     host["UsernsMode"] = v.userns
     host["ShmSize"] = v.shm_size
