@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from berth.engine import rootfs_paths as rp
 from berth.errors import Forbidden, InvalidParameter, System
+from berth.images.layer_tar import clean_parts
 
 log = logging.getLogger("berth.engine.archive")
 
@@ -54,19 +55,10 @@ class Extractor:
     # ------------------------------------------------------------ paths
     def _rel(self, name: str) -> tuple[str, ...]:
         """An entry name as components below the destination (docker's Clean + breakout check)."""
-        rooted = name.startswith("/")
-        out: list[str] = []
-        for part in name.split("/"):
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if out:
-                    out.pop()
-                elif not rooted:
-                    raise InvalidParameter(f'"{name}" is outside of "{self.dest_path}"')
-                continue
-            out.append(part)
-        return tuple(out)
+        parts = clean_parts(name)
+        if parts is None:
+            raise InvalidParameter(f'"{name}" is outside of "{self.dest_path}"')
+        return parts
 
     def _container_path(self, rel: tuple[str, ...]) -> str:
         return rp.join([*self.dest, *rel])

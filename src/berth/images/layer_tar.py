@@ -231,11 +231,11 @@ class _TarInfo(tarfile.TarInfo):
 # output: contained writes below the layer directory
 
 
-def _components(name: str, entry: str) -> tuple[str, ...]:
-    """Lexically clean a tar path; `..` may not climb above the root.
+def clean_parts(name: str) -> tuple[str, ...] | None:
+    """Lexically clean a tar path into components; None when `..` climbs above the root.
 
     As with docker, a leading `/` makes the name rooted, so `/../x` is `x`,
-    while a relative `../x` escapes and is refused.
+    while a relative `../x` escapes.
     """
     rooted = name.startswith("/")
     out: list[str] = []
@@ -246,10 +246,17 @@ def _components(name: str, entry: str) -> tuple[str, ...]:
             if out:
                 out.pop()
             elif not rooted:
-                raise InvalidParameter(f'invalid tar entry "{entry}": path is outside of the layer root')
+                return None
             continue
         out.append(part)
     return tuple(out)
+
+
+def _components(name: str, entry: str) -> tuple[str, ...]:
+    parts = clean_parts(name)
+    if parts is None:
+        raise InvalidParameter(f'invalid tar entry "{entry}": path is outside of the layer root')
+    return parts
 
 
 class _Dirs:
