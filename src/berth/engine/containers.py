@@ -20,6 +20,7 @@ from typing import Awaitable, Callable
 
 from berth.engine import monitor_link, names
 from berth.engine import restart as restart_policy
+from berth.engine import create_config
 from berth.engine.events import EventBus
 from berth.engine.model import Container, merge_image_config, new_state
 from berth.engine.rootfs_files import check_command, write_etc_files
@@ -32,9 +33,6 @@ from berth.store.metadata import Metadata, dumps
 from berth.timefmt import ZERO_TIME, rfc3339nano, unix_from_iso
 
 log = logging.getLogger("berth.engine")
-
-SUPPORTED_LOG_DRIVERS = ("json-file", "none")
-
 
 @dataclass
 class EngineConfig:
@@ -122,9 +120,10 @@ class ContainerService:
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
         image = self.images.resolve(image_ref)
-        host_config = _host_config(body.get("HostConfig") or {}, (self.cfg.log_driver, self.cfg.log_opts))
-        warnings += _validate_host_config(host_config, self.cfg)
-        config = _container_config(body)
+        host_config = create_config.host_config(body.get("HostConfig") or {},
+                                                (self.cfg.log_driver, self.cfg.log_opts))
+        warnings += create_config.validate_host_config(host_config, self.cfg.runtimes)
+        config = create_config.container_config(body)
         if config.get("StopSignal"):
             parse_signal(config["StopSignal"])
         if host_config.get("Memory") and not host_config.get("MemorySwap"):
@@ -166,7 +165,7 @@ class ContainerService:
             "GraphDriver": {"Name": "overlay2", "Data": self._graph_data(cid)},
             "Mounts": [],
             "Config": config,
-            "NetworkSettings": _network_settings(host_config["NetworkMode"]),
+            "NetworkSettings": create_config.network_settings(host_config["NetworkMode"]),
             "_LayerChain": self.images.layer_chain(image),
             "_ImageSize": image.size,
         }
@@ -265,7 +264,7 @@ class ContainerService:
         if runtime is None:
             raise InvalidParameter(f"unknown or invalid runtime name: {runtime_name}")
         log_cfg = hc.get("LogConfig") or {}
-        max_size, max_file = _log_limits(log_cfg.get("Config") or {})
+        max_size, max_file = create_config.log_limits(log_cfg.get("Config") or {})
         runtime_root = os.path.join(self.cfg.exec_root, "runtime-" + runtime_name)
         if os.path.exists(os.path.join(runtime_root, c.id)):
             # Left by a monitor that died before it could clean up (host or monitor crash).
@@ -688,119 +687,6 @@ class ContainerService:
 
 
 # ---------------------------------------------------------------------- helpers
-HOST_CONFIG_DEFAULTS: dict = {
-    "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
-    "NetworkMode": "bridge", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-    "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
-    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "host", "Dns": [], "DnsOptions": [],
-    "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private", "Cgroup": "",
-    "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False, "PublishAllPorts": False,
-    "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ShmSize": 67108864,
-    "Runtime": "", "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "",
-    "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
-    "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
-    "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
-    "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "MemoryReservation": 0,
-    "MemorySwap": 0, "MemorySwappiness": None, "OomKillDisable": None, "PidsLimit": None,
-    "Ulimits": None, "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
-    "MaskedPaths": None, "ReadonlyPaths": None, "Init": None,
-}
-
-CONFIG_KEYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
-               "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
-               "ArgsEscaped", "Image", "Volumes", "WorkingDir", "Entrypoint", "NetworkDisabled",
-               "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell")
-
-
-def _container_config(body: dict) -> dict:
-    cfg = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
-           "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False,
-           "Env": None, "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "",
-           "Entrypoint": None, "OnBuild": None, "Labels": {}}
-    for key in CONFIG_KEYS:
-        if key in body and body[key] is not None:
-            cfg[key] = body[key]
-    for key in ("Cmd", "Entrypoint"):
-        if isinstance(cfg.get(key), str):
-            cfg[key] = [cfg[key]]
-    return cfg
-
-
-def _host_config(given: dict, default_log: tuple[str, dict]) -> dict:
-    hc = json.loads(json.dumps(HOST_CONFIG_DEFAULTS))
-    for key, value in given.items():
-        if value is not None or key in ("Init", "PidsLimit", "OomKillDisable", "MemorySwappiness"):
-            hc[key] = value
-    given_log = hc.get("LogConfig") or {}
-    log_type = given_log.get("Type") or default_log[0]
-    log_opts = dict(default_log[1]) if log_type == default_log[0] else {}
-    log_opts.update(given_log.get("Config") or {})
-    hc["LogConfig"] = {"Type": log_type, "Config": log_opts}
-    if not hc.get("RestartPolicy") or not hc["RestartPolicy"].get("Name"):
-        hc["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
-    return hc
-
-
-def _validate_host_config(hc: dict, cfg: EngineConfig) -> list[str]:
-    """docker's create-time checks; returns its warnings."""
-    from berth.runtime.spec import validate_host_config
-
-    log_type = hc["LogConfig"]["Type"]
-    if log_type not in SUPPORTED_LOG_DRIVERS:
-        raise InvalidParameter(f"logger: no log driver named '{log_type}' is registered")
-    _log_limits(hc["LogConfig"]["Config"])
-    runtime = hc.get("Runtime")
-    if runtime and runtime not in cfg.runtimes:
-        raise InvalidParameter(f"unknown or invalid runtime name: {runtime}")
-    mode = hc.get("NetworkMode") or "bridge"
-    if mode not in ("bridge", "default", "host", "none") and not mode.startswith("container:"):
-        raise InvalidParameter(f"network {mode} not found")
-    if hc.get("AutoRemove") and (hc.get("RestartPolicy") or {}).get("Name") not in ("", "no", None):
-        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
-    if (hc.get("HealthOnFailure") or "none") not in ("none", "kill", "restart", "stop"):
-        raise InvalidParameter(f"invalid health-on-failure action {hc['HealthOnFailure']!r}: "
-                               "use one of none, kill, restart, stop")
-    policy = (hc.get("RestartPolicy") or {}).get("Name")
-    if policy not in ("", "no", "always", "unless-stopped", "on-failure", None):
-        raise InvalidParameter(f"invalid restart policy: unknown policy '{policy}'; "
-                               "use one of 'no', 'always', 'on-failure', or 'unless-stopped'")
-    return validate_host_config(hc)
-
-
-DEFAULT_LOG_OPTS = {"max-size": "20m", "max-file": "3"}
-
-
-def _log_limits(opts: dict) -> tuple[int, int]:
-    """Rotation limits; Berth rotates by default (20 MB x 3) where docker's json-file never does."""
-    from berth.logs.jsonfile import parse_log_opts
-
-    merged = dict(opts)
-    if "max-size" not in merged:
-        merged.update(DEFAULT_LOG_OPTS if "max-file" not in merged else {"max-size": "20m"})
-    try:
-        return parse_log_opts(merged)
-    except ValueError as e:
-        raise InvalidParameter(str(e)) from None
-
-
-def _network_settings(mode: str) -> dict:
-    networks = {}
-    if mode in ("bridge", "default", "host", "none"):
-        name = "bridge" if mode == "default" else mode
-        networks[name] = {
-            "IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None,
-            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None,
-        }
-    return {
-        "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": False,
-        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-        "MacAddress": "", "Networks": networks,
-    }
-
-
 async def _run_quietly(*argv: str) -> None:
     proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.DEVNULL)
