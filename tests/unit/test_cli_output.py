@@ -236,7 +236,11 @@ def test_ps_json_lines_use_go_escaping(daemon, capsys):
     assert first.startswith('{"Command":"\\"sh -c \'while true; …\\"","CreatedAt":"')
     assert '"Ports":"53/udp, 443-444/tcp, 0.0.0.0:8080-\\u003e80/tcp, [::]:8080-\\u003e80/tcp"' in first
     assert '"Platform":null' in first and '"Size":"12.3kB (virtual 4.26MB)"' in first
-    assert daemon.calls("GET", "containers/json")[0].query["size"] == ["1"]
+    # docker validates the format over an empty row first and asks for sizes only when
+    # that run reads .Size: "json" is plain text there, `{{json .}}` reads every field.
+    assert "size" not in daemon.calls("GET", "containers/json")[0].query
+    berth(daemon, capsys, "ps", "-a", "--format", "{{json .}}")
+    assert daemon.calls("GET", "containers/json")[1].query["size"] == ["1"]
 
 
 @pytest.mark.parametrize(

@@ -131,16 +131,16 @@ def _images(cli: Cli, v: Values, args: list[str]) -> int:
     rows: list[ImageRow] = []
     for img in images:
         rows.extend(image_rows(img, trunc, v.digests, need_digest, now))
-    if v.quiet:
-        cli.out.write("".join(r.ID + "\n" for r in rows))
-        return 0
-    if fmt.startswith("table") and fmt.strip() != "table" and v.digests and "{{.Digest}}" not in fmt:
+    # NewImageFormat: -q only replaces the default table; a custom format wins over it.
+    if fmt in ("", "table"):
+        if v.quiet:
+            cli.out.write("".join(r.ID + "\n" for r in rows))
+            return 0
+        fmt = "table"
+    elif fmt.startswith("table") and v.digests and "{{.Digest}}" not in fmt:
         fmt += "\t{{.Digest}}"
     columns = ["Repository", "Tag"] + (["Digest"] if v.digests else []) + ["ID", "CreatedSince", "Size"]
-    for r in rows:
-        if not r.CreatedSince:
-            r.CreatedSince = "N/A"
-    write_rows(cli.out.write, fmt, rows, IMAGE_HEADERS, columns)
+    write_rows(cli.out, fmt, rows, IMAGE_HEADERS, columns)
     return 0
 
 
@@ -219,7 +219,7 @@ HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREAT
 
 
 class HistoryRow(Row):
-    __gotype__ = "*formatter.historyContext"
+    __gotype__ = "*image.historyContext"
 
 
 def _rfc3339_utc(unix: float) -> str:
@@ -256,11 +256,14 @@ def _history(cli: Cli, v: Values, args: list[str]) -> int:
     trunc = not v.no_trunc
     now = time.time()
     rows = [history_row(h, trunc, v.human, now) for h in items]
-    if v.quiet:
-        cli.out.write("".join(r.ID + "\n" for r in rows))
-        return 0
+    fmt = v.format
+    if fmt in ("", "table"):
+        if v.quiet:
+            cli.out.write("".join(r.ID + "\n" for r in rows))
+            return 0
+        fmt = "table"
     columns = ["ID", "CreatedSince" if v.human else "CreatedAt", "CreatedBy", "Size", "Comment"]
-    write_rows(cli.out.write, v.format, rows, HISTORY_HEADERS, columns)
+    write_rows(cli.out, fmt, rows, HISTORY_HEADERS, columns)
     return 0
 
 
@@ -284,7 +287,7 @@ def _image_inspect(cli: Cli, v: Values, args: list[str]) -> int:
     from .cmd_inspect import inspect_objects
 
     def fetch(name: str) -> Any:
-        return cli.client().request("GET", f"/images/{name}/json").read()
+        return cli.client().request("GET", f"/images/{name}/json").read(), "image"
 
     return inspect_objects(cli, args, fetch, v.format)
 

@@ -6,8 +6,7 @@ json.Indent), so field order, number spelling and escapes stay the daemon's.
 
 from __future__ import annotations
 
-from . import fastjson as json
-from .command import FORMAT_USAGE_NO_TABLE, APIError, Cli, CliError, Command, StatusError
+from .command import FORMAT_USAGE_NO_TABLE, APIError, Cli, CliError, Command
 from .flags import FlagSet, Values
 
 TYPE_CHECKING = False
@@ -80,45 +79,58 @@ def json_reindent(raw: str, indent: str | None = "    ") -> str:
     return "".join(out)
 
 
+def _typed_view(kind: str | None) -> Any:
+    """How docker's CLI decodes an object of `kind` before templating it."""
+    if kind not in ("container", "image"):
+        return None
+    from . import apitypes
+
+    go_type = apitypes.CONTAINER if kind == "container" else apitypes.IMAGE
+    return lambda doc: apitypes.decode(go_type, doc)
+
+
 def inspect_objects(cli: Cli, names: list[str], fetch: Callable[[str], Any], fmt: str,
                     not_found: Callable[[str, CliError], str] | None = None) -> int:
     """Fetch each object's raw JSON and print it like docker inspect.
 
-    Objects that fail are reported on stderr after the output, and the exit
-    status is 1; the others are still printed.
+    `fetch(name)` returns the raw JSON, or (raw JSON, kind) so that templates see
+    docker's Go types for that kind. Objects that fail (not found, or a template
+    that cannot execute on them) are reported on stderr after the output, in
+    order, and the exit status is 1; the others are still printed.
     """
-    raws: list[str] = []
     errors: list[str] = []
-    tmpl = None
-    if fmt and fmt.strip() != "json":
-        from .formatter import compile_template
+    inspector = None
+    if fmt and fmt != "json":
+        from .formatter import TemplateInspector, compile_template
 
-        try:
-            tmpl = compile_template(fmt)
-        except CliError as exc:
-            raise StatusError(64, exc.message) from None
+        inspector = TemplateInspector(compile_template(fmt))  # a bad one fails before any fetch
+    fetched: list[tuple[str, str | None]] = []
+    out: list[str] = []
     for name in names:
         try:
             data = fetch(name)
         except CliError as exc:
             errors.append(not_found(name, exc) if not_found else (exc.message or ""))
             continue
-        raws.append(data.decode() if isinstance(data, bytes) else data)
-    if tmpl is not None:
-        from .formatter import execute_template
+        kind = None
+        if isinstance(data, tuple):
+            data, kind = data
+        raw = data.decode() if isinstance(data, bytes) else data
+        if inspector is None:
+            fetched.append((raw, kind))
+            continue
+        try:
+            out.append(inspector.inspect(raw, _typed_view(kind)) + "\n")
+        except CliError as exc:
+            errors.append(exc.message or "")
+    if inspector is not None:
+        from .formatter import write
 
-        out = []
-        for raw in raws:
-            try:
-                out.append(execute_template(tmpl, json.loads(raw)) + "\n")
-            except CliError:
-                cli.out.write("".join(out))
-                raise
-        cli.out.write("".join(out))
-    elif fmt.strip() == "json":
-        cli.out.write("[" + ",".join(json_reindent(r, None) for r in raws) + "]\n")
-    elif raws:
-        cli.out.write(json_reindent("[" + ",".join(raws) + "]") + "\n")
+        write(cli.out, "".join(out) or "\n")
+    elif fmt == "json":
+        cli.out.write("[" + ",".join(json_reindent(r, None) for r, _ in fetched) + "]\n")
+    elif fetched:
+        cli.out.write(json_reindent("[" + ",".join(r for r, _ in fetched) + "]") + "\n")
     else:
         cli.out.write("[]\n")
     if errors:
@@ -138,7 +150,7 @@ def _container_inspect(cli: Cli, v: Values, args: list[str]) -> int:
     params = {"size": True} if v.size else None
 
     def fetch(name: str) -> Any:
-        return cli.client().request("GET", f"/containers/{name}/json", params).read()
+        return cli.client().request("GET", f"/containers/{name}/json", params).read(), "container"
 
     return inspect_objects(cli, args, fetch, v.format)
 
@@ -185,7 +197,7 @@ def _inspect(cli: Cli, v: Values, args: list[str]) -> int:
         for k in kinds:
             params = {"size": True} if (k == "container" and v.size) else None
             try:
-                return client.request("GET", _PATHS[k].format(name), params).read()
+                return client.request("GET", _PATHS[k].format(name), params).read(), k
             except APIError as exc:
                 if not exc.not_found or kind:
                     raise

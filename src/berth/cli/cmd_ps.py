@@ -7,7 +7,7 @@ import time
 from .command import FORMAT_USAGE, Cli, Command, filter_flag, filters_query
 from .display import displayable_ports, ellipsis, go_quote, go_time_string, since, truncate_id
 from .flags import FlagSet, Values
-from .formatter import Row, write_rows
+from .formatter import NilPointer, Row, write_rows
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ DEFAULT_COLUMNS = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "N
 
 
 _IMAGE_CACHE: dict[str, str] = {}
+NIL_PLATFORM = type("NilPointer", (NilPointer,), {"__gotype__": "*formatter.Platform"})(0)
 
 
 def _familiar_image(image: str) -> str:
@@ -104,7 +105,7 @@ FIELDS = {
     "Mounts": lambda c, trunc, now: _mounts(c, trunc),
     "LocalVolumes": lambda c, trunc, now: str(sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")),
     "Networks": lambda c, trunc, now: ",".join(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
-    "Platform": lambda c, trunc, now: None,
+    "Platform": lambda c, trunc, now: NIL_PLATFORM,
 }
 
 
@@ -115,12 +116,39 @@ class ContainerRow(Row):
         return (self._labels or {}).get(name, "")
 
 
+class _ProbeRow(ContainerRow):
+    """The empty ContainerContext docker runs a --format over before listing: it
+    catches template errors early and notes whether `.Size` is used (then the
+    sizes are requested from the daemon)."""
+
+    size_used = False
+
+    def Size(self) -> str:  # noqa: N802
+        self.size_used = True
+        return "0B"
+
+    def json_fields(self) -> dict[str, Any]:
+        return {**super().json_fields(), "Size": self.Size()}
+
+
 def container_row(c: dict[str, Any], trunc: bool, now: float, fields: Iterable[str] | None = None) -> Row:
     """The row templates and `--format json` see; with `fields`, only those are computed
     (the default table needs 7 of the 15, and computing the rest is most of the cost)."""
     row = ContainerRow(**{name: FIELDS[name](c, trunc, now) for name in (fields or FIELDS)})
     row._labels = c.get("Labels") or {}
     return row
+
+
+def _probe(fmt: str) -> bool:
+    """Validate a --format as docker does; True when it uses `.Size`."""
+    if "{{" not in fmt:
+        return False  # plain text ("json", "table"): nothing to check, no template engine to load
+    from .formatter import probe
+
+    row = _ProbeRow(**{name: FIELDS[name]({}, False, time.time()) for name in FIELDS if name != "Size"})
+    row._labels = {}
+    probe(fmt, row)
+    return row.size_used
 
 
 def _flags(fs: FlagSet) -> None:
@@ -136,8 +164,10 @@ def _flags(fs: FlagSet) -> None:
 
 def _ps(cli: Cli, v: Values, args: list[str]) -> int:
     fmt = v.format
+    if fmt and v.quiet:
+        cli.err.write("WARNING: Ignoring custom format, because both --format and --quiet are set.\n")
     size = v.size
-    if not v.quiet and not size and fmt and (fmt.strip() == "json" or ".Size" in fmt):
+    if fmt and _probe(fmt) and not v.quiet and not size and not v.was_set("size"):
         size = True
     params: dict[str, Any] = {}
     if v.all:
@@ -159,10 +189,10 @@ def _ps(cli: Cli, v: Values, args: list[str]) -> int:
                               for c in containers))
         return 0
     now = time.time()
-    columns = DEFAULT_COLUMNS + (["Size"] if v.size else [])
+    columns = DEFAULT_COLUMNS + (["Size"] if size else [])
     table_only = fmt in ("", "table")
     rows = [container_row(c, trunc, now, columns if table_only else None) for c in containers]
-    write_rows(cli.out.write, fmt, rows, HEADERS, columns)
+    write_rows(cli.out, fmt, rows, HEADERS, columns)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .command import FORMAT_USAGE_NO_TABLE, Cli, CliError, Command, StatusError
+from .command import FORMAT_USAGE_NO_TABLE, Cli, CliError, Command
 from .flags import FlagSet, Values
 
 TYPE_CHECKING = False
@@ -17,25 +17,32 @@ def _format_flags(fs: FlagSet) -> None:
     fs.string("format", "f", FORMAT_USAGE_NO_TABLE)
 
 
+def _details_order(component: Any) -> list[str]:
+    """docker's getDetailsOrder template function: a component's detail keys, sorted."""
+    return sorted(getattr(component, "Details", None) or {})
+
+
 def _template(text: str, name: str) -> Any:
-    from .formatter import _gotemplate
+    """docker's version/info template: "json" means {{json .}}; a bad one exits 64."""
+    from .formatter import compile_template
 
-    gd = _gotemplate()
-    from berth.gotemplate import Template, TemplateError
+    funcs = None
+    if name == "version":
+        from berth.gotemplate import GoFunc
+        from berth.gotemplate.funcs import ANY
 
-    try:
-        return Template(gd.prepare(text), name=name, funcs=gd.docker_funcs())
-    except TemplateError as exc:
-        raise StatusError(64, f"template parsing error: {exc}") from None
+        funcs = {"getDetailsOrder": GoFunc(_details_order, (ANY,), None, "[]string", "getDetailsOrder")}
+    return compile_template("{{json .}}" if text == "json" else text, name, funcs=funcs)
 
 
-def _execute(tmpl: Any, data: Any) -> str:
+def _execute(tmpl: Any, data: Any) -> tuple[str, CliError | None]:
+    """The output (what was written before a failure, too) and the error docker returns."""
     from berth.gotemplate import ExecError
 
     try:
-        return tmpl.execute(data)
+        return tmpl.execute(data), None
     except ExecError as exc:
-        raise CliError(str(exc)) from None
+        return exc.partial, CliError(str(exc))
 
 
 def _ansic(text: str) -> str:
@@ -97,7 +104,7 @@ def client_version(cli: Cli, negotiated: str | None) -> dict[str, Any]:
 
 
 def _version(cli: Cli, v: Values, args: list[str]) -> int:
-    tmpl = _template(v.format, "version") if v.format and v.format.strip() != "json" else None
+    tmpl = _template(v.format, "version") if v.format else None
     client = cli.client()
     server: dict[str, Any] | None = None
     error: CliError | None = None
@@ -107,15 +114,21 @@ def _version(cli: Cli, v: Values, args: list[str]) -> int:
     except CliError as exc:
         error = exc
     info = {"Client": client_version(cli, client.version), "Server": server}
-    if v.format:
-        if tmpl is None:
-            from .formatter import go_json
-
-            cli.out.write(go_json(info) + "\n")
-        else:
-            cli.out.write(_execute(tmpl, info) + "\n")
-    else:
+    if tmpl is None:
         cli.out.write(_render_version(info))
+    else:
+        from . import apitypes
+        from .formatter import write
+        from berth.gotemplate.tabwriter import tabwrite
+
+        if server:
+            for comp in server.get("Components") or []:
+                details = comp.get("Details")
+                if comp.get("Name") == "Engine" and isinstance(details, dict) and "BuildTime" in details:
+                    details["BuildTime"] = _ansic(details["BuildTime"])
+        text, exec_error = _execute(tmpl, apitypes.decode(apitypes.VERSION, info))
+        write(cli.out, tabwrite(text + "\n", 20, 1, 1, " ", 0))
+        error = error or exec_error
     if error is not None:
         raise error
     return 0
@@ -168,8 +181,15 @@ def version_command() -> Command:
 # --- info -------------------------------------------------------------------------------------
 
 
+def _client_info(cli: Cli) -> dict[str, Any]:
+    """docker's clientInfo: the client's version fields (no API version), no plugins."""
+    version = client_version(cli, None)
+    version.pop("ApiVersion", None)
+    return {"Debug": cli.debug, **version, "Plugins": [], "Warnings": None}
+
+
 def _info(cli: Cli, v: Values, args: list[str]) -> int:
-    tmpl = _template(v.format, "") if v.format and v.format.strip() != "json" else None
+    tmpl = _template(v.format, "") if v.format else None
     client = cli.client()
     error: CliError | None = None
     info: dict[str, Any] | None = None
@@ -177,17 +197,17 @@ def _info(cli: Cli, v: Values, args: list[str]) -> int:
         info = client.get("/info")
     except CliError as exc:
         error = exc
-    if v.format:
-        if error is not None:
-            raise error
-        if tmpl is None:
-            from .formatter import go_json
+    if tmpl is not None:
+        from . import apitypes
+        from .formatter import write
 
-            data = dict(info or {})
-            data["ClientInfo"] = {"Debug": cli.debug, "Context": "default", "Plugins": [], "Warnings": None}
-            cli.out.write(go_json(data) + "\n")
-        else:
-            cli.out.write(_execute(tmpl, info) + "\n")
+        if error is not None:  # docker reports it and formats what it has
+            cli.err.write((error.message or "").rstrip("\n") + "\n")
+        data = {**(info or {}), "ClientInfo": _client_info(cli)}
+        text, exec_error = _execute(tmpl, apitypes.decode(apitypes.INFO, data))
+        write(cli.out, text + "\n")
+        if exec_error is not None:
+            raise exec_error
         return 0
     from berth import __version__
 
