@@ -355,3 +355,47 @@ def test_bad_log_opts_are_rejected_with_dockers_wording(opts, message):
     with pytest.raises(ValueError) as err:
         parse_log_opts(opts)
     assert str(err.value) == message
+
+
+def test_runs_of_control_bytes_escape_like_byte_by_byte():
+    """NUL-filled output (head -c N /dev/zero) takes the run path; mixed control
+    bytes take replace(); both must equal the byte-by-byte escaping."""
+    import random
+
+    rng = random.Random(4)
+
+    def by_byte(data: bytes) -> bytes:
+        out = []
+        for b in data:
+            if b == 0x0A:
+                out.append(b"\\n")
+            elif b == 0x0D:
+                out.append(b"\\r")
+            elif b < 0x20:
+                out.append(b"\\u%04x" % b)
+            elif b in b'"\\':
+                out.append(b"\\" + bytes((b,)))
+            elif b in b"<>&":
+                out.append(b"\\u%04x" % b)
+            else:
+                out.append(bytes((b,)))
+        return b"".join(out)
+
+    samples = [b"\x00" * 70000, b"\x01" * 5000 + b"x" + b"\x00" * 3000, b"\x1f\x00" * 4000]
+    for _ in range(200):
+        alphabet = b"\x00\x00\x00\x01\x07a\x1f\r\t\nb\"\\<"
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 3000)))
+        if rng.random() < 0.3:
+            data += b"\x00" * rng.randint(1000, 40000)
+        samples.append(data)
+    for data in samples:
+        assert escape_go_json(data) == by_byte(data)
+
+
+def test_repeated_long_pieces_are_logged_whole(log_path):
+    w = JsonFileWriter(log_path)
+    w.write("stdout", b"\x00" * (3 * PIECE_SIZE) + b"\x01" * PIECE_SIZE)
+    w.close()
+    logs = logs_of(log_path)
+    assert [len(text) for _, text in logs] == [PIECE_SIZE] * 4
+    assert "".join(text for _, text in logs) == "\x00" * (3 * PIECE_SIZE) + "\x01" * PIECE_SIZE

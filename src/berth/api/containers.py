@@ -10,12 +10,12 @@ from aiohttp import web
 
 
 from berth.api import body_types
-from berth.api.hijack import hijack, wants_upgrade
+from berth.api.hijack import DetachScanner, hijack, wants_upgrade
 from berth.api.params import json_body, qbool, qint, reply
 from berth.engine import monitor_link
 from berth.engine.containers import ContainerService
 from berth.engine.filters import parse_filters
-from berth.errors import BerthError, InvalidParameter, NotImplementedFeature
+from berth.errors import BerthError, Conflict, InvalidParameter, NotImplementedFeature
 
 MUX = "application/vnd.docker.multiplexed-stream"
 RAW = "application/vnd.docker.raw-stream"
@@ -123,13 +123,19 @@ async def prune(request: web.Request) -> web.Response:
 
 
 async def resize(request: web.Request) -> web.Response:
+    dims = []
+    for name in ("h", "w"):
+        value = request.query.get(name, "")
+        try:
+            dims.append(int(value))
+        except ValueError:
+            raise InvalidParameter(f'strconv.Atoi: parsing "{value}": invalid syntax') from None
     s = svc(request)
     c = s.get(request.match_info["id"])
-    h, w = qint(request, "h", 0), qint(request, "w", 0)
     if not c.running:
-        raise InvalidParameter(f"Container {c.id} is not running")
+        raise Conflict(f"Container {c.id} is not running")
     try:
-        await monitor_link.request(s.monitor_socket(c.id), {"op": "resize", "h": h, "w": w})
+        await monitor_link.request(s.monitor_socket(c.id), {"op": "resize", "h": dims[0], "w": dims[1]})
     except monitor_link.MonitorGone:
         pass
     return web.Response(status=200)
@@ -206,16 +212,45 @@ async def _send_logs(resp: web.StreamResponse, c, q, encode, follow: bool) -> No
 
 
 # ---------------------------------------------------------------------- attach
+DEFAULT_DETACH_KEYS = b"\x10\x11"   # ctrl-p, ctrl-q
+
+
+def _detach_keys(request: web.Request) -> bytes:
+    from berth.engine.execs import parse_detach_keys
+
+    keys = request.query.get("detachKeys", "")
+    if not keys:
+        return DEFAULT_DETACH_KEYS
+    try:
+        return parse_detach_keys(keys)
+    except InvalidParameter:
+        raise InvalidParameter(f"Invalid detach keys ({keys}) provided") from None
+
+
 async def attach(request: web.Request) -> web.StreamResponse:
+    """docker's attach: checks answer as HTTP errors, then `101` and the stream.
+
+    Output comes from the container's monitor; stdin goes back to it. With a
+    TTY the daemon watches stdin for the detach keys (ctrl-p ctrl-q unless the
+    query's detachKeys says otherwise): the client is let go, the container
+    runs on, event `detach`. The client's EOF on stdin is the monitor's to
+    interpret (StdinOnce closes the process's stdin, anything else ends the
+    attach), as docker does.
+    """
     s = svc(request)
+    keys = _detach_keys(request)
     c = s.get(request.match_info["id"])
-    want = {k: qbool(request, k) for k in ("stdin", "stdout", "stderr")}
-    tty = bool(c.config.get("Tty"))
-    req = {"op": "attach", **want, "stdin_once": bool(c.config.get("StdinOnce"))}
+    if c.state.get("Paused"):
+        raise Conflict(f"container {request.match_info['id']} is paused, unpause the container before attach")
+    if c.state.get("Restarting"):
+        raise Conflict(f"container {request.match_info['id']} is restarting, wait until the container is running")
     if not wants_upgrade(request):
         raise InvalidParameter("attach needs a connection upgrade (Connection: Upgrade, Upgrade: tcp)")
+    want = {k: qbool(request, k) for k in ("stdin", "stdout", "stderr")}
+    tty = bool(c.config.get("Tty"))
+    want["stdin"] = want["stdin"] and bool(c.config.get("OpenStdin"))
+    req = {"op": "attach", **want, "stdin_once": bool(c.config.get("StdinOnce"))}
     resp, raw = await hijack(request, RAW if tty else MUX)
-    s.events.publish("container", "attach", c.id, s.event_attrs(c))
     try:
         if qbool(request, "logs") and c.doc.get("LogPath"):
             from berth.logs.frames import frame
@@ -224,8 +259,11 @@ async def attach(request: web.Request) -> web.StreamResponse:
             async for stream, data in aread_entries(c.doc["LogPath"],
                                                     _log_query(request, want["stdout"], want["stderr"])):
                 await raw.write(data if tty else frame(stream, data))
+        s.events.publish("container", "attach", c.id, s.event_attrs(c))
         if qbool(request, "stream"):
-            await _relay(s, c, req, raw)
+            detached = await _relay(s, c, req, raw, keys if tty and want["stdin"] else b"")
+            if detached:
+                s.events.publish("container", "detach", c.id, s.event_attrs(c))
     except (ConnectionError, BerthError):
         pass  # after the 101 the only way to report is to end the stream
     finally:
@@ -233,53 +271,151 @@ async def attach(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def _relay(s: ContainerService, c, req: dict, raw) -> None:
+class _MonitorLink(asyncio.Protocol):
+    """The monitor's attach connection: its output goes straight to the client's
+    transport (write_nowait), and the client's backpressure pauses reading it."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.transport: asyncio.Transport | None = None
+        self.ended = asyncio.get_running_loop().create_future()
+        self.streams: tuple | None = None
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+        self.raw.on_pause = self._pause
+        self.raw.on_resume = self._resume
+        if self.raw.writing_paused:
+            transport.pause_reading()
+
+    def _pause(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def _resume(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self.raw.write_nowait(data)
+
+    def eof_received(self) -> bool:
+        self._end()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._can_write.set()
+        self._end()
+
+    def _end(self) -> None:
+        if not self.ended.done():
+            self.ended.set_result(None)
+
+    # stdin towards the monitor
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    async def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.transport.is_closing():
+            return
+        self.transport.write(data)
+        if not self._can_write.is_set():
+            await self._can_write.wait()
+
+    def send_eof(self) -> None:
+        if self.transport is not None and not self.transport.is_closing() and self.transport.can_write_eof():
+            self.transport.write_eof()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _take_over(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _MonitorLink) -> None:
+    """Move a connection the engine opened (as a stream pair) onto our protocol,
+    with whatever the stream reader had already buffered."""
+    transport = writer.transport
+    link.streams = (reader, writer)  # a StreamWriter closes its transport when collected
+    buffered = bytes(reader._buffer)  # type: ignore[attr-defined]
+    reader._buffer.clear()  # type: ignore[attr-defined]
+    at_eof = reader._eof  # type: ignore[attr-defined]
+    transport.set_protocol(link)
+    link.connection_made(transport)
+    if buffered:
+        link.data_received(buffered)
+    if at_eof or transport.is_closing():
+        link._end()
+    elif not link.raw.writing_paused:
+        transport.resume_reading()  # the stream reader may have paused it
+
+
+async def _connect(s: ContainerService, c, req: dict, raw) -> _MonitorLink | None:
+    """The monitor's attach connection: now if the container runs, else at its next start."""
+    link = _MonitorLink(raw)
+    loop = asyncio.get_running_loop()
     if c.running:
         try:
-            reader, writer = await monitor_link.connect(s.monitor_socket(c.id), req)
-        except monitor_link.MonitorGone:
-            return
-    else:
-        fut = s.register_attach(c, req)
-        client_gone = asyncio.ensure_future(_wait_closed(raw))
-        done, _ = await asyncio.wait({fut, client_gone}, return_when=asyncio.FIRST_COMPLETED)
-        if fut not in done:
-            fut.cancel()
-            if fut in c.pending_attach:
-                c.pending_attach.remove(fut)
-            return
-        client_gone.cancel()
-        reader, writer = fut.result()
+            transport, _ = await loop.create_unix_connection(lambda: link, s.monitor_socket(c.id))
+        except (FileNotFoundError, ConnectionRefusedError):
+            return None  # it has just exited
+        transport.write((json.dumps(req) + "\n").encode())
+        return link
+    fut = s.register_attach(c, req)
+    done, _ = await asyncio.wait({fut, raw.lost}, return_when=asyncio.FIRST_COMPLETED)
+    if fut not in done:
+        fut.cancel()
+        if fut in c.pending_attach:
+            c.pending_attach.remove(fut)
+        return None
+    reader, writer = fut.result()
+    _take_over(reader, writer, link)
+    return link
+
+
+async def _relay(s: ContainerService, c, req: dict, raw, keys: bytes) -> bool:
+    """Until the monitor ends the output or the client goes; True if it detached."""
+    link = await _connect(s, c, req, raw)
+    if link is None:
+        return False
+    scanner = DetachScanner(keys) if keys else None
+    detached = False
 
     async def pump_in() -> None:
+        nonlocal detached
         while True:
-            data = await raw.incoming.get()
-            if data is None:
-                writer.close()
+            data = await raw.read()
+            if data is None:        # the client went away
+                link.close()
                 return
-            if data == b"":
-                if writer.can_write_eof():
-                    writer.write_eof()
+            if data == b"":         # it half-closed: the monitor applies docker's stdin rules
+                link.send_eof()
                 return
-            writer.write(data)
-            await writer.drain()
+            if not req["stdin"]:
+                continue
+            if scanner is not None:
+                data, detached = scanner.feed(data)
+                if detached:
+                    if data:
+                        await link.send(data)
+                    link.close()
+                    return
+            if data:
+                await link.send(data)
 
     feeder = asyncio.ensure_future(pump_in())
     try:
-        while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                break
-            await raw.write(data)
+        await asyncio.wait({link.ended, raw.lost}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         feeder.cancel()
-        writer.close()
-
-
-async def _wait_closed(raw) -> None:
-    """Completes when the client drops the connection before the container starts."""
-    while not raw.closed:
-        await asyncio.sleep(0.2)
+        link.close()
+        raw.on_pause = raw.on_resume = None
+    return detached
 
 
 def routes(add) -> None:

@@ -11,6 +11,7 @@ import time
 from aiohttp import web
 
 from berth.api.params import reply
+from berth.errors import InvalidParameter
 
 from berth import API_VERSION, MIN_API_VERSION, __version__
 from berth.engine.filters import parse_filters
@@ -129,49 +130,61 @@ def _os_name() -> str:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
+    """docker's GET /events: past events from the bounded history when `since`
+    or `until` is given, then live ones until `until` (or the client leaves).
+    An `until` already past sends the history and ends."""
+    from berth.engine.events import EventFilter, parse_event_time
+
     d = request.app["daemon"]
-    filters = parse_filters(request.query.get("filters"))
-    since = float(request.query["since"]) if request.query.get("since") else None
-    until = float(request.query["until"]) if request.query.get("until") else None
-    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-    await resp.prepare(request)
-
-    def matches(ev) -> bool:
-        if "type" in filters and ev.type not in filters["type"]:
-            return False
-        if "event" in filters and ev.action not in filters["event"]:
-            return False
-        if "container" in filters and ev.type == "container":
-            name = ev.attributes.get("name", "")
-            if not any(ev.actor_id.startswith(v) or name == v for v in filters["container"]):
-                return False
-        return True
-
-    queue = d.events.subscribe()
+    since_raw, until_raw = request.query.get("since", ""), request.query.get("until", "")
+    since, until = parse_event_time(since_raw), parse_event_time(until_raw)
+    if until is not None and until < (since or 0):
+        raise InvalidParameter(f"`since` time ({since_raw}) cannot be after `until` time ({until_raw})")
+    flt = EventFilter(parse_filters(request.query.get("filters")))
+    sub = d.events.subscribe()  # before the history is read: nothing falls in between
     try:
-        await _stream_events(resp, queue, d, since, until, matches)
-    except ConnectionError:
-        pass
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        try:
+            await _stream_events(resp, sub, d.events, since, until, flt)
+        except ConnectionError:
+            pass  # the client went away
     finally:
-        d.events.unsubscribe(queue)
+        d.events.unsubscribe(sub)
     return resp
 
 
-async def _stream_events(resp, queue, d, since, until, matches) -> None:
-    if since is not None:
-        for ev in list(d.events.recent):
-            if ev.time_ns / 1e9 >= since and (until is None or ev.time_ns / 1e9 <= until) and matches(ev):
-                await resp.write(json.dumps(ev.to_api()).encode() + b"\n")
-    while True:
-        timeout = None if until is None else max(0.0, until - time.time())
-        if until is not None and timeout == 0:
-            break
-        try:
-            ev = await asyncio.wait_for(queue.get(), timeout)
-        except asyncio.TimeoutError:
-            break
-        if matches(ev):
-            await resp.write(json.dumps(ev.to_api()).encode() + b"\n")
+def _encode(ev) -> bytes:
+    return json.dumps(ev.to_api(), separators=(",", ":")).encode() + b"\n"
+
+
+async def _stream_events(resp, sub, bus, since: int | None, until: int | None, flt) -> None:
+    last = 0
+    if since is not None or until is not None:
+        past = [_encode(ev) for ev in bus.history(since, until) if flt.matches(ev)]
+        if bus.recent:
+            last = bus.recent[-1].time_ns
+        if past:
+            await resp.write(b"".join(past))
+    if until is None or until > time.time_ns():
+        loop = asyncio.get_running_loop()
+        deadline = None if until is None else loop.time() + (until - time.time_ns()) / 1e9
+        while True:
+            timeout = None if deadline is None else deadline - loop.time()
+            if timeout is not None and timeout <= 0:
+                break
+            try:
+                ev = await asyncio.wait_for(sub.get(), timeout)
+            except asyncio.TimeoutError:
+                break
+            if ev is None:
+                break  # this subscriber fell too far behind
+            if ev.time_ns <= last:
+                continue  # already sent from the history
+            if until is not None and ev.time_ns > until:
+                break
+            if flt.matches(ev):
+                await resp.write(_encode(ev))
     await resp.write_eof()
 
 

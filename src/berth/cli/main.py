@@ -16,6 +16,7 @@ from .flags import FlagError, FlagSet, HelpRequested
 _C = {
     "attach": ("cmd_attach", "attach_command", "Attach local standard input, output, and error streams to a running container"),
     "create": ("cmd_run", "create_command", "Create a new container"),
+    "events": ("cmd_events", "events_command", "Get real time events from the server"),
     "exec": ("cmd_exec", "exec_command", "Execute a command in a running container"),
     "history": ("cmd_images", "history_command", "Show the history of an image"),
     "images": ("cmd_images", "images_command", "List images"),
@@ -76,6 +77,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "tag": _C["tag"],
     }),
     "system": ("Manage Berth", {
+        "events": _C["events"],
         "info": _C["info"],
     }),
 }

@@ -53,7 +53,9 @@ _NEWLINE_ESC = b"\\n"
 # them; anything left over means the chunk needs real escaping.
 _SAFE = bytes(b for b in range(0x20, 0x80) if b not in b'"\\<>&') + b"\n"
 
-_CONTROL = re.compile(rb"[\x00-\x09\x0b-\x1f]")
+# Everything but the control bytes that need a \\u00XX (or \\r) escape.
+_NOT_CONTROL = bytes(range(0x20, 0x100)) + b"\n"
+_RUNS = {bytes((b,)): re.compile(re.escape(bytes((b,))) + b"+") for b in range(0x20)}
 _CONTROL_ESC = {b: b"\\u%04x" % b for b in range(0x20)}
 _CONTROL_ESC[0x0D] = b"\\r"
 
@@ -122,8 +124,18 @@ def _escape_keeping_newlines(data: bytes) -> bytes:
         data = data.replace(b"&", b"\\u0026")
     if b"\t" in data:
         data = data.replace(b"\t", b"\\u0009")
-    if _CONTROL.search(data) is not None:
-        data = _CONTROL.sub(lambda m: _CONTROL_ESC[m.group()[0]], data)
+    ctrl = data.translate(None, _NOT_CONTROL)
+    while ctrl:
+        # One pass per distinct control byte, never a Python call per byte.
+        one = ctrl[:1]
+        esc = _CONTROL_ESC[ctrl[0]]
+        n = len(ctrl) - len(ctrl := ctrl.translate(None, one))
+        if n >= 1024 and data.count(one * 16) * 32 >= n:
+            # Mostly long runs (NUL-filled output): a run costs one match, where
+            # replace() pays per byte for a 1-to-6 expansion.
+            data = _RUNS[one].sub(lambda m: esc * len(m.group()), data)
+        else:
+            data = data.replace(one, esc)
     return data
 
 
@@ -203,6 +215,8 @@ class JsonFileWriter:
         self._pending: dict[str, bytes] = {}
         self._partial_ts: dict[str, bytes] = {}
         self._heads: dict[str, bytes] = {}
+        self._piece_raw = b""
+        self._piece_text = b""
 
     # -- public -------------------------------------------------------------
 
@@ -270,9 +284,16 @@ class JsonFileWriter:
             ts = self._partial_ts.pop(stream, ts)
         else:
             ts = self._partial_ts.setdefault(stream, ts)
-        return b"".join(
-            (_PREFIX, escape_go_json(raw), _NEWLINE_ESC if newline else b"", head, ts, b'"}\n')
-        )
+        if len(raw) == PIECE_SIZE:
+            # Pieces of a long run repeat (NUL or pattern fills): remember the last one.
+            if raw == self._piece_raw:
+                text = self._piece_text
+            else:
+                text = escape_go_json(raw)
+                self._piece_raw, self._piece_text = raw, text
+        else:
+            text = escape_go_json(raw)
+        return b"".join((_PREFIX, text, _NEWLINE_ESC if newline else b"", head, ts, b'"}\n'))
 
     def _encode_lines(self, stream: str, head: bytes, body: bytes, ts: bytes, parts: list[bytes]) -> None:
         """Encode `body` (complete lines, final newline stripped) into parts.

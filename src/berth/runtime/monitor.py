@@ -9,7 +9,10 @@ records the exit status in a file, and serves a unix socket:
     {"op": "watch"}                         {"pid": N} now, {"exit_code": ...} at exit
     {"op": "attach", "stdin": b, "stdout": b, "stderr": b, "stdin_once": b}
                                             output frames (docker's 8-byte header, or raw
-                                            bytes with a TTY); bytes sent in go to stdin
+                                            bytes with a TTY); bytes sent in go to stdin;
+                                            the client's EOF ends the container's stdin
+                                            (StdinOnce without a TTY) or this attach
+                                            (otherwise), as in docker
     {"op": "kill", "signal": N}             {"ok": true} or {"error": "..."}
     {"op": "resize", "h": H, "w": W}        {"ok": true}
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+from collections import deque
 import fcntl
 import json
 import os
@@ -38,8 +42,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from berth.logs.jsonfile import JsonFileWriter  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
-CHUNK = 65536
-MAX_CLIENT_BACKLOG = 8 * 1024 * 1024
+F_SETPIPE_SZ = 1031
+CHUNK = 1 << 18            # one read of the container's output (its pipes are enlarged to this)
+HIGH_WATER = 4 << 20       # an attach client's backlog at which the output stops being read
+STALL_LIMIT = 10.0         # seconds a client over HIGH_WATER may take nothing before it is dropped
+STDIN_HIGH_WATER = 1 << 20 # stdin bytes queued before attach clients stop being read
+MAX_IOV = 64
+ATTACH_SNDBUF = 1 << 20    # socket buffer towards an attach client: fewer, larger hand-overs
 
 
 # Loaded once in the zygote, so forked monitors share it instead of each loading it.
@@ -67,13 +76,52 @@ def write_atomic(path: str, data: dict) -> None:
     os.rename(tmp, path)
 
 
+class OutQueue:
+    """Bytes waiting for a client socket, kept as the chunks they came in
+    (frame header and payload apart), so queueing never copies them."""
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: deque = deque()
+        self.size = 0
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def push(self, data: bytes) -> None:
+        if data:
+            self.chunks.append(data)
+            self.size += len(data)
+
+    def send(self, sock: socket.socket) -> int:
+        """One sendmsg of what is queued; raises BlockingIOError when the socket is full."""
+        chunks = self.chunks
+        bufs = [chunks[i] for i in range(min(len(chunks), MAX_IOV))]
+        sent = sock.sendmsg(bufs)
+        self.size -= sent
+        n = sent
+        while n:
+            head = chunks[0]
+            if len(head) <= n:
+                n -= len(head)
+                chunks.popleft()
+            else:
+                chunks[0] = memoryview(head)[n:]
+                n = 0
+        return sent
+
+
 class Client:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buf = b""
         self.op: str | None = None
         self.req: dict = {}
-        self.out = bytearray()
+        self.out = OutQueue()
+        self.reading = True        # False once the client has sent EOF
+        self.closing = False       # ended: closed as soon as its output is flushed
+        self.progress = 0.0        # last time it took bytes (or its backlog began)
 
 
 class Monitor:
@@ -86,8 +134,11 @@ class Monitor:
         self.pid = 0
         self.exit: dict | None = None
         self.clients: list[Client] = []
+        self.by_sock: dict[socket.socket, Client] = {}
         self.outputs: dict[int, str] = {}     # fd -> "stdout"/"stderr"
         self.stdin_w: int | None = None
+        self.stdin_buf = bytearray()          # attach clients' bytes the process has not taken yet
+        self.stdin_close_pending = False
         self.master: int | None = None
         self.log = None
         if params.get("log_path"):
@@ -141,6 +192,11 @@ class Monitor:
                 in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            for fd in (out_r, err_r):
+                try:  # bigger reads: fewer trips through the loop for a chatty container
+                    fcntl.fcntl(fd, F_SETPIPE_SZ, CHUNK)
+                except OSError:
+                    pass
             self.outputs = {out_r: "stdout", err_r: "stderr"}
             stdio = (in_r, out_w, err_w)
             child_fds += [in_r, out_w, err_w]
@@ -188,6 +244,8 @@ class Monitor:
         self.sync.close()
         for fd in self.outputs:
             os.set_blocking(fd, False)
+        if self.stdin_w is not None:
+            os.set_blocking(self.stdin_w, False)  # a process that does not read its stdin must not block us
 
     def sync_send(self, msg: dict) -> None:
         self.sync.sendall((json.dumps(msg) + "\n").encode())
@@ -222,7 +280,7 @@ class Monitor:
             except OSError:
                 pass
             sock.setblocking(False)
-            self.clients.append(client)
+            self.add_client(client)
             if b"\n" in client.buf:
                 line, client.buf = client.buf.split(b"\n", 1)
                 client.req = json.loads(line)
@@ -277,33 +335,65 @@ class Monitor:
         while True:
             if self.exit is not None and not self.outputs:
                 break
-            rlist = [self.wake_r, self.listener, *self.outputs]
-            wlist = []
+            # Backpressure, as docker gives it: while a client is behind, the
+            # container's output waits in its pipe (and the process in write()).
+            backlogged = self.backlogged()
+            rlist: list = [self.wake_r, self.listener]
+            if not backlogged:
+                rlist += self.outputs
+            wlist: list = []
+            stdin_full = len(self.stdin_buf) >= STDIN_HIGH_WATER
             for c in self.clients:
-                rlist.append(c.sock)
+                if c.reading and not (stdin_full and c.op == "attach" and c.req.get("stdin")):
+                    rlist.append(c.sock)
                 if c.out:
                     wlist.append(c.sock)
-            timeout = None
+            target = self.stdin_target()
+            if self.stdin_buf and target is not None:
+                wlist.append(target)
+            timeout = 1.0 if backlogged else None
             if self.exit is not None:
                 timeout = 0.5  # drain what is left; orphaned writers may hold a pipe open
             try:
                 readable, writable, _ = select.select(rlist, wlist, [], timeout)
             except InterruptedError:
                 continue
-            if not readable and not writable and self.exit is not None:
-                break
+            if not readable and not writable:
+                if self.exit is not None and not backlogged:
+                    break
+                self.drop_stalled()
+                continue
             for r in readable:
                 if r is self.wake_r:
                     self.on_signal()
                 elif r is self.listener:
                     self.accept()
                 elif isinstance(r, int):
-                    self.on_output(r)
+                    if r in self.outputs:
+                        self.on_output(r)
                 else:
                     self.on_client(r)
             for w in writable:
-                self.flush_client(w)
+                if isinstance(w, int):
+                    self.flush_stdin()
+                else:
+                    client = self.by_sock.get(w)
+                    if client is not None:
+                        self.flush_client(client)
+            if backlogged:
+                self.drop_stalled()
         self.finish()
+
+    def backlogged(self) -> bool:
+        return any(c.out.size > HIGH_WATER for c in self.clients if c.op == "attach")
+
+    def drop_stalled(self) -> None:
+        """A client that takes nothing for STALL_LIMIT seconds while far behind is
+        let go, so one stuck reader cannot hold the container forever."""
+        now = time.monotonic()
+        for c in list(self.clients):
+            if c.op == "attach" and c.out.size > HIGH_WATER and now - c.progress > STALL_LIMIT:
+                self.drop(c)
 
     def on_signal(self) -> None:
         try:
@@ -337,17 +427,40 @@ class Monitor:
             if fd != self.master:
                 os.close(fd)
             return
+        if fd == self.master:
+            data = self.more_from_pty(fd, data)
         stream = self.outputs[fd]
         if self.log is not None:
             self.log.write(stream, data)
-        for c in self.clients:
-            if c.op == "attach" and c.req.get(stream):
-                if self.tty:
-                    c.out += data
-                else:
-                    c.out += struct.pack(">BxxxI", 1 if stream == "stdout" else 2, len(data)) + data
-                if len(c.out) > MAX_CLIENT_BACKLOG:
-                    del c.out[: len(c.out) - MAX_CLIENT_BACKLOG]  # a stuck client must not stall the container
+        header = b"" if self.tty else struct.pack(">BxxxI", 1 if stream == "stdout" else 2, len(data))
+        for c in tuple(self.clients):
+            if c.op == "attach" and not c.closing and c.req.get(stream):
+                idle = not c.out
+                c.out.push(header)
+                c.out.push(data)
+                if idle:
+                    c.progress = time.monotonic()
+                    self.flush_client(c)  # most of the time it all goes at once
+
+    def more_from_pty(self, fd: int, data: bytes) -> bytes:
+        """A pty gives at most a few KiB per read: gather what is ready into one
+        chunk, so the log and the clients get one write instead of dozens."""
+        parts = [data]
+        total = len(data)
+        while total < CHUNK:
+            try:
+                more = os.read(fd, CHUNK - total)
+            except OSError:  # EAGAIN: drained; EIO: the slave closed (seen on the next turn)
+                break
+            if not more:
+                break
+            parts.append(more)
+            total += len(more)
+        return data if len(parts) == 1 else b"".join(parts)
+
+    def add_client(self, client: Client) -> None:
+        self.clients.append(client)
+        self.by_sock[client.sock] = client
 
     def accept(self) -> None:
         try:
@@ -355,10 +468,12 @@ class Monitor:
         except BlockingIOError:
             return
         sock.setblocking(False)
-        self.clients.append(Client(sock))
+        self.add_client(Client(sock))
 
     def on_client(self, sock: socket.socket) -> None:
-        client = next(c for c in self.clients if c.sock is sock)
+        client = self.by_sock.get(sock)
+        if client is None:
+            return
         try:
             data = sock.recv(CHUNK)
         except BlockingIOError:
@@ -387,65 +502,108 @@ class Monitor:
         if client.op == "attach":
             self.on_stdin(client, data)
         elif not data:
-            self.drop(client)
+            self.end_client(client)
 
     def handle_request(self, client: Client) -> None:
         op, req = client.op, client.req
+        reply = client.out.push
         if op == "watch":
-            client.out += (json.dumps({"pid": self.pid}) + "\n").encode()
+            reply((json.dumps({"pid": self.pid}) + "\n").encode())
             if self.exit is not None and not self.outputs:
-                client.out += (json.dumps(self.exit) + "\n").encode()
+                reply((json.dumps(self.exit) + "\n").encode())
         elif op == "kill":
             try:
                 if self.exit is None:
                     os.kill(self.pid, int(req.get("signal", signal.SIGKILL)))
-                client.out += b'{"ok": true}\n'
+                reply(b'{"ok": true}\n')
             except OSError as e:
-                client.out += (json.dumps({"error": e.strerror}) + "\n").encode()
+                reply((json.dumps({"error": e.strerror}) + "\n").encode())
         elif op == "resize":
             try:
                 self.resize(int(req["h"]), int(req["w"]))
-                client.out += b'{"ok": true}\n'
+                reply(b'{"ok": true}\n')
             except (OSError, KeyError, ValueError) as e:
-                client.out += (json.dumps({"error": str(e)}) + "\n").encode()
-        elif op != "attach":
-            client.out += b'{"error": "unknown op"}\n'
-
-    def on_stdin(self, client: Client, data: bytes) -> None:
-        target = self.master if self.tty else self.stdin_w
-        if not data:
-            # The client half-closed: end the container's stdin when it asked for that.
-            if client.req.get("stdin") and client.req.get("stdin_once") and not self.tty:
-                if self.stdin_w is not None:
-                    os.close(self.stdin_w)
-                    self.stdin_w = None
-            client.req["stdin"] = False
-            if not client.out and self.exit is not None:
-                self.drop(client)
-            client.eof = True  # type: ignore[attr-defined]
-            return
-        if client.req.get("stdin") and target is not None:
+                reply((json.dumps({"error": str(e)}) + "\n").encode())
+        elif op == "attach":
             try:
-                os.write(target, data)
+                client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, ATTACH_SNDBUF)
             except OSError:
                 pass
+        else:
+            reply(b'{"error": "unknown op"}\n')
 
-    def flush_client(self, sock: socket.socket) -> None:
-        client = next((c for c in self.clients if c.sock is sock), None)
-        if client is None or not client.out:
+    # ------------------------------------------------------------------ stdin
+    def stdin_target(self) -> int | None:
+        if not self.p.get("stdin"):
+            return None  # without OpenStdin nothing reaches the process (docker)
+        return self.master if self.tty else self.stdin_w
+
+    def on_stdin(self, client: Client, data: bytes) -> None:
+        if not data:
+            client.reading = False
+            self.stdin_ended(client)
+            return
+        if client.req.get("stdin") and self.stdin_target() is not None:
+            self.stdin_buf += data
+            self.flush_stdin()
+
+    def stdin_ended(self, client: Client) -> None:
+        """The client sent EOF (or went away). As docker's attach does: with
+        StdinOnce and no TTY the process's stdin is closed and the output goes
+        on; otherwise an attach that had stdin ends here."""
+        if not (client.req.get("stdin") and self.stdin_target() is not None):
+            return  # no stdin attached: the output goes on
+        client.req["stdin"] = False
+        if client.req.get("stdin_once") and not self.tty:
+            self.stdin_close_pending = True
+            self.flush_stdin()
+        else:
+            self.end_client(client)
+
+    def flush_stdin(self) -> None:
+        target = self.stdin_target()
+        if target is None:
+            self.stdin_buf.clear()
+        while self.stdin_buf:
+            try:
+                n = os.write(target, self.stdin_buf)  # type: ignore[arg-type]
+            except BlockingIOError:
+                return
+            except OSError:
+                self.stdin_buf.clear()  # the process closed its stdin (EPIPE) or exited
+                break
+            del self.stdin_buf[:n]
+        if self.stdin_close_pending and self.stdin_w is not None:
+            os.close(self.stdin_w)
+            self.stdin_w = None
+            self.stdin_close_pending = False
+
+    # ------------------------------------------------------------------ clients
+    def flush_client(self, client: Client) -> None:
+        if not client.out:
             return
         try:
-            sent = sock.send(client.out)
+            client.out.send(client.sock)
         except BlockingIOError:
             return
         except OSError:
             self.drop(client)
             return
-        del client.out[:sent]
+        client.progress = time.monotonic()
+        if client.closing and not client.out:
+            self.drop(client)
+
+    def end_client(self, client: Client) -> None:
+        """Close once what is queued for it has gone."""
+        client.reading = False
+        client.closing = True
+        if not client.out:
+            self.drop(client)
 
     def drop(self, client: Client) -> None:
         if client in self.clients:
             self.clients.remove(client)
+            self.by_sock.pop(client.sock, None)
         try:
             client.sock.close()
         except OSError:
@@ -463,17 +621,28 @@ class Monitor:
         note = (json.dumps(self.exit) + "\n").encode()
         for c in self.clients:
             if c.op == "watch":
-                c.out += note
-        # Give clients a moment to take the rest of their output.
-        deadline = time.monotonic() + 2.0
-        for c in list(self.clients):
-            c.sock.setblocking(True)
-            c.sock.settimeout(max(0.05, deadline - time.monotonic()))
+                c.out.push(note)
+        # Clients take the rest of their output (bounded by HIGH_WATER); one that
+        # takes nothing for a while is given up.
+        for c in self.clients:
+            c.progress = time.monotonic()
+        while True:
+            pending = [c for c in self.clients if c.out]
+            if not pending:
+                break
             try:
-                if c.out:
-                    c.sock.sendall(c.out)
-            except OSError:
-                pass
+                _, writable, _ = select.select([], [c.sock for c in pending], [], 0.5)
+            except InterruptedError:
+                continue
+            for w in writable:
+                client = self.by_sock.get(w)
+                if client is not None:
+                    self.flush_client(client)
+            now = time.monotonic()
+            for c in pending:
+                if c.out and now - c.progress > 2.0:
+                    self.drop(c)
+        for c in list(self.clients):
             self.drop(c)
         subprocess.run(self.runtime("delete", "--force", self.cid), stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
