@@ -79,7 +79,7 @@ def _attach(cli: Cli, v: Values, args: list[str]) -> int:
         result = run_session(cli, hijacked, tty=tty, stdin=stdin, stdout=True, stderr=True,
                              keys=v.detach_keys, resize=resize)
         if result == "detached":
-            return 0
+            raise CliError("read escape sequence")  # docker's words and exit status 1
     finally:
         if proxy is not None:
             proxy.stop()
