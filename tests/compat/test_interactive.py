@@ -17,6 +17,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import termios
 import time
 
@@ -30,13 +31,17 @@ pytestmark = [pytest.mark.compat,
 DETACH = b"\x10\x11"  # ctrl-p ctrl-q
 
 
-class Terminal:
-    """The docker CLI on a pty of its own."""
+DOCKER = ["/usr/local/bin/docker"]
+BERTH = [sys.executable, "-m", "berth.cli.main"]
 
-    def __init__(self, sandbox, *args: str, rows: int = 24, cols: int = 80) -> None:
+
+class Terminal:
+    """A CLI (docker's by default, or berth) on a pty of its own."""
+
+    def __init__(self, sandbox, *args: str, rows: int = 24, cols: int = 80, cli: list[str] = DOCKER) -> None:
         self.master, slave = pty.openpty()
         self.resize(rows, cols, slave)
-        self.proc = subprocess.Popen(["/usr/local/bin/docker", *args], stdin=slave, stdout=slave, stderr=slave,
+        self.proc = subprocess.Popen([*cli, *args], stdin=slave, stdout=slave, stderr=slave,
                                      env=sandbox.env(), start_new_session=True)
         os.close(slave)
         self.out = b""
@@ -457,3 +462,41 @@ def test_docker_sdk_attach_socket_reads_output(sandbox, tty_shell):
     raw.close()
     client.close()
     assert json.loads(sandbox.docker("inspect", tty_shell).stdout)[0]["State"]["Running"]
+
+
+# ---------------------------------------------------------------------- the berth CLI on a terminal
+def test_berth_run_it_shell_and_exit_status(sandbox):
+    t = Terminal(sandbox, "run", "-it", "--rm", "busybox", "sh", cli=BERTH)
+    t.expect(b"/ # ")
+    t.type(b"echo berth-$((1+2))\r")
+    t.expect(b"berth-3")
+    t.type(b"stty size\r")
+    t.expect(b"24 80")
+    t.type(b"exit 3\r")
+    assert t.wait() == 3
+
+
+def test_berth_run_it_detach_then_berth_attach_and_detach(sandbox):
+    t = Terminal(sandbox, "run", "-it", "--name", "bdetach", "busybox", "sh", cli=BERTH)
+    try:
+        t.expect(b"/ # ")
+        t.type(DETACH)
+        assert t.wait() == 0
+        assert _running(sandbox, "bdetach")
+        t = Terminal(sandbox, "attach", "bdetach", cli=BERTH)
+        t.type(b"echo again-$((2*3))\r")
+        t.expect(b"again-6")
+        t.type(DETACH)
+        assert t.wait() == 1 and b"read escape sequence" in t.out
+        assert _running(sandbox, "bdetach")
+    finally:
+        sandbox.docker("rm", "-f", "bdetach")
+
+
+def test_berth_exec_it_shell(sandbox, tty_shell):
+    t = Terminal(sandbox, "exec", "-it", tty_shell, "sh", cli=BERTH)
+    t.expect(b"/ # ")
+    t.type(b"echo in-exec-$((5+5))\r")
+    t.expect(b"in-exec-10")
+    t.type(b"exit 5\r")
+    assert t.wait() == 5
