@@ -208,13 +208,13 @@ def _remove_cgroups(ids: list[str]) -> None:
                     pass
 
 
-def api(sandbox: Sandbox, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
-    """A tiny raw HTTP client for assertions on the API itself."""
+def raw_request(sandbox: Sandbox, method: str, path: str, body: bytes = b"",
+                content_type: str = "application/json") -> tuple[int, dict, bytes]:
+    """One HTTP request on a fresh connection: status, headers (lower-case names), body."""
     s = socket.socket(socket.AF_UNIX)
     s.connect(sandbox.sock)
-    data = json.dumps(body).encode() if body is not None else b""
-    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+              f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
     chunks = []
     while True:
         c = s.recv(65536)
@@ -222,11 +222,21 @@ def api(sandbox: Sandbox, method: str, path: str, body: dict | None = None) -> t
             break
         chunks.append(c)
     s.close()
-    raw = b"".join(chunks)
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    status = int(head.split()[1])
-    if b"chunked" in head.lower():
+    head, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if "chunked" in headers.get("transfer-encoding", ""):
         payload = _dechunk(payload)
+    return int(lines[0].split()[1]), headers, payload
+
+
+def api(sandbox: Sandbox, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
+    """A tiny raw HTTP client for assertions on the API itself: status and decoded JSON."""
+    data = json.dumps(body).encode() if body is not None else b""
+    status, _headers, payload = raw_request(sandbox, method, path, data)
     try:
         return status, json.loads(payload) if payload.strip() else None
     except ValueError:

@@ -11,7 +11,6 @@ import base64
 import io
 import json
 import os
-import socket
 import stat
 import subprocess
 import tarfile
@@ -19,6 +18,8 @@ import time
 import uuid
 
 import pytest
+
+from harness import raw_request
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not os.path.exists("/usr/local/bin/docker"), reason="docker CLI not installed")]
@@ -46,35 +47,7 @@ def _wait_exit(sandbox, name: str) -> None:
 
 def _raw(sandbox, method: str, path: str, body: bytes = b"") -> tuple[int, dict, bytes]:
     """One HTTP request; returns status, headers (lower-case names) and the raw body."""
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sandbox.sock)
-    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
-              f"Content-Type: application/x-tar\r\nConnection: close\r\n\r\n".encode() + body)
-    chunks = []
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        chunks.append(c)
-    s.close()
-    raw = b"".join(chunks)
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    if "chunked" in headers.get("transfer-encoding", ""):
-        out = b""
-        while payload:
-            size_line, _, rest = payload.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                break
-            out += rest[:size]
-            payload = rest[size + 2:]
-        payload = out
-    return int(lines[0].split()[1]), headers, payload
+    return raw_request(sandbox, method, path, body, "application/x-tar")
 
 
 def _tar_of(entries: list[tuple[str, object]]) -> bytes:
