@@ -15,9 +15,13 @@ from .flags import FlagError, FlagSet, HelpRequested
 # name -> (module, factory, short description)
 _C = {
     "attach": ("cmd_attach", "attach_command", "Attach local standard input, output, and error streams to a running container"),
+    "commit": ("cmd_commit", "commit_command", "Create a new image from a container's changes"),
+    "cp": ("cmd_cp", "cp_command", "Copy files/folders between a container and the local filesystem"),
     "create": ("cmd_run", "create_command", "Create a new container"),
+    "diff": ("cmd_commit", "diff_command", "Inspect changes to files or directories on a container's filesystem"),
     "events": ("cmd_events", "events_command", "Get real time events from the server"),
     "exec": ("cmd_exec", "exec_command", "Execute a command in a running container"),
+    "export": ("cmd_commit", "export_command", "Export a container's filesystem as a tar archive"),
     "history": ("cmd_images", "history_command", "Show the history of an image"),
     "images": ("cmd_images", "images_command", "List images"),
     "import": ("cmd_import", "import_command", "Import the contents from a tarball to create a filesystem image"),
@@ -34,10 +38,12 @@ _C = {
     "rmi": ("cmd_images", "rmi_command", "Remove one or more images"),
     "run": ("cmd_run", "run_command", "Create and run a new container from an image"),
     "start": ("cmd_container", "start_command", "Start one or more stopped containers"),
+    "stats": ("cmd_stats", "stats_command", "Display a live stream of container(s) resource usage statistics"),
     "stop": ("cmd_container", "stop_command", "Stop one or more running containers"),
     "tag": ("cmd_images", "tag_command", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "top": ("cmd_container", "top_command", "Display the running processes of a container"),
     "unpause": ("cmd_container", "unpause_command", "Unpause all processes within one or more containers"),
+    "update": ("cmd_update", "update_command", "Update configuration of one or more containers"),
     "version": ("cmd_system", "version_command", "Show the Berth version information"),
     "wait": ("cmd_container", "wait_command", "Block until one or more containers stop, then print their exit codes"),
 }
@@ -47,8 +53,12 @@ TOP_LEVEL = {name: spec for name, spec in _C.items()}
 MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
     "container": ("Manage containers", {
         "attach": _C["attach"],
+        "commit": _C["commit"],
+        "cp": _C["cp"],
         "create": _C["create"],
+        "diff": _C["diff"],
         "exec": _C["exec"],
+        "export": _C["export"],
         "inspect": ("cmd_inspect", "container_inspect_command", "Display detailed information on one or more containers"),
         "kill": _C["kill"],
         "logs": _C["logs"],
@@ -61,9 +71,11 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "rm": _C["rm"],
         "run": _C["run"],
         "start": _C["start"],
+        "stats": _C["stats"],
         "stop": _C["stop"],
         "top": _C["top"],
         "unpause": _C["unpause"],
+        "update": _C["update"],
         "wait": _C["wait"],
     }),
     "image": ("Manage images", {
