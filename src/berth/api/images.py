@@ -195,10 +195,12 @@ async def tag(request: web.Request) -> web.Response:
 
 async def remove(request: web.Request) -> web.Response:
     d = daemon(request)
+    image_id = d.images.resolve(request.match_info["name"]).id
     result = d.images.remove(request.match_info["name"], qbool(request, "force"), d.containers.users_of_image)
     for item in result:
         for action, value in item.items():
-            d.events.publish("image", "untag" if action == "Untagged" else "delete", value, {"name": value})
+            # docker's actor is the image id; the name attribute says which reference went
+            d.events.publish("image", "untag" if action == "Untagged" else "delete", image_id, {"name": value})
     return reply(result)
 
 
