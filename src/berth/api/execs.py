@@ -15,7 +15,8 @@ from aiohttp import web
 
 from berth.api.hijack import hijack, wants_upgrade
 from berth.api.params import json_body, reply
-from berth.engine.execs import Exec, ExecProcess, ExecService
+from berth.engine.exec_process import ExecProcess
+from berth.engine.execs import Exec, ExecService
 from berth.errors import BerthError, InvalidParameter
 from berth.logs.frames import frame
 
