@@ -13,7 +13,7 @@ import asyncio
 
 from aiohttp import web
 
-from berth.api.hijack import hijack, wants_upgrade
+from berth.api.hijack import DetachScanner, hijack, wants_upgrade
 from berth.api.params import json_body, reply
 from berth.engine.exec_process import ExecProcess
 from berth.engine.execs import Exec, ExecService
@@ -136,7 +136,7 @@ async def _run(s: ExecService, ex: Exec, out: _Hijacked | _Plain, tty: bool, siz
 async def _pump_in(s: ExecService, ex: Exec, out: _Hijacked, proc: ExecProcess, keys: bytes) -> None:
     """Client bytes to the process's stdin; a half-close ends its stdin, and the
     detach keys (with a TTY) end the stream while the process runs on."""
-    scanner = _DetachScanner(keys) if keys else None
+    scanner = DetachScanner(keys) if keys else None
     incoming = out.raw.incoming
     while True:
         data = await incoming.get()
@@ -157,36 +157,6 @@ async def _pump_in(s: ExecService, ex: Exec, out: _Hijacked, proc: ExecProcess, 
                 return
         if data:
             await proc.write_stdin(data)
-
-
-class _DetachScanner:
-    """docker's escape proxy: bytes that may start the key sequence are held back
-    until it is complete (detach) or broken (they pass through)."""
-
-    def __init__(self, keys: bytes) -> None:
-        self.keys = keys
-        self.held = b""
-
-    def feed(self, data: bytes) -> tuple[bytes, bool]:
-        if not self.held and self.keys[0] not in data:
-            return data, False
-        out = bytearray()
-        for byte in data:
-            if byte == self.keys[len(self.held)]:
-                self.held += bytes((byte,))
-                if len(self.held) == len(self.keys):
-                    self.held = b""
-                    return bytes(out), True
-                continue
-            out += self.held
-            self.held = b""
-            if byte == self.keys[0]:
-                self.held = bytes((byte,))
-                if len(self.keys) == 1:
-                    return bytes(out), True
-            else:
-                out.append(byte)
-        return bytes(out), False
 
 
 class _Hijacked:
