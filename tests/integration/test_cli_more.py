@@ -78,6 +78,14 @@ def test_cp_follow_link_and_stdout_tar(sandbox, box, tmp_path):
     assert names == ["d", "d/a"]
 
 
+def _without_tar_noise(stderr: str) -> str:
+    """docker's CLI starts tarring a source before it has checked the destination and,
+    racing with its own abort, sometimes logs `... closed pipe` errors: noise
+    of the client alone, which berth does not reproduce."""
+    return "".join(line for line in stderr.splitlines(keepends=True)
+                   if not (line.startswith("time=") and "closed pipe" in line))
+
+
 def test_cp_to_container_like_docker(sandbox, tmp_path):
     src = tmp_path / "src1"
     (src / "sub").mkdir(parents=True)
@@ -102,8 +110,9 @@ def test_cp_to_container_like_docker(sandbox, tmp_path):
         listing = _ok(sandbox.docker("exec", c, "sh", "-c",
                                      "find /s1 /tmp /etc/top /renamed /lkf /lkn | sort; cat /renamed /lkf;"
                                      " ls -l /lkn | cut -c1-10")).stdout
-        found.append(([(o.returncode, o.stdout, o.stderr.replace(c, "C").replace("berth", "docker")
-                        .replace(str(tmp_path), "T")) for o in outs], piped.returncode, listing))
+        found.append(([(o.returncode, o.stdout, _without_tar_noise(o.stderr).replace(c, "C")
+                        .replace("berth", "docker").replace(str(tmp_path), "T")) for o in outs],
+                      piped.returncode, listing))
         sandbox.docker("rm", "-f", c)
     assert found[0] == found[1]
     assert "/tmp/fromstdin/x.txt" in found[0][2]

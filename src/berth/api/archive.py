@@ -17,7 +17,7 @@ from berth.engine.archive import (
     encode_path_stat,
     stream_from_thread,
 )
-from berth.errors import InvalidParameter
+from berth.errors import BerthError, InvalidParameter
 
 log = logging.getLogger("berth.api")
 
@@ -117,12 +117,27 @@ async def put_archive(request: web.Request) -> web.Response:
     no_overwrite = qbool(request, "noOverwriteDirNonDir")
     copy_uid_gid = qbool(request, "copyUIDGID")
     loop = asyncio.get_running_loop()
-    async with svc.open(ref) as fs:
-        dest = await fs.call(fs.extraction_point, path)
-        body = _Body(request, loop)
-        await fs.call(fs.extract, dest, body, copy_uid_gid, no_overwrite)
+    try:
+        async with svc.open(ref) as fs:
+            dest = await fs.call(fs.extraction_point, path)
+            body = _Body(request, loop)
+            await fs.call(fs.extract, dest, body, copy_uid_gid, no_overwrite)
+    except BerthError:
+        # Take the rest of the upload before answering, so the client reads our error
+        # instead of failing on a closed pipe (bounded, as Go's server bounds it).
+        await _drain(request, 64 << 20)
+        raise
     svc.event(ref, "extract-to-dir")
     return web.Response(status=200)
+
+
+async def _drain(request: web.Request, limit: int) -> None:
+    taken = 0
+    while taken < limit:
+        chunk = await request.content.read(1 << 20)
+        if not chunk:
+            return
+        taken += len(chunk)
 
 
 async def changes(request: web.Request) -> web.Response:
