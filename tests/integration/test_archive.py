@@ -425,6 +425,7 @@ def test_commit_makes_a_layer_with_config_changes_and_whiteouts(sandbox):
         assert info["Author"] == "Jane Doe <jane@example.com>"
         assert info["Config"]["Cmd"] == ["cat", "/hello"]
         base = json.loads(_ok(sandbox.docker("image", "inspect", "busybox")).stdout)[0]
+        assert info["Parent"] == base["Id"]  # docker records the image the commit started from
         assert info["RootFS"]["Layers"][:-1] == base["RootFS"]["Layers"]
         assert len(info["RootFS"]["Layers"]) == len(base["RootFS"]["Layers"]) + 1
         # the layer on disk holds overlay whiteouts for the deletions

@@ -313,7 +313,8 @@ class ArchiveService:
             config = cm.image_config(parent.config, c.id, c.config, new_config, layer.diff_id, author,
                                      comment, rfc3339nano(), go_arch())
             try:
-                image = self.images.add_layer_image(layer.staging, layer.diff_id, layer.size, config, reference)
+                image = self.images.add_layer_image(layer.staging, layer.diff_id, layer.size, config, reference,
+                                                    parent.id)
             except BaseException:
                 if layer.staging:
                     shutil.rmtree(layer.staging, ignore_errors=True)

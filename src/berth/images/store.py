@@ -55,6 +55,7 @@ class Image:
     config: dict
     size: int
     refs: list[str]
+    parent: str = ""   # the image a commit started from (docker's Parent), "" otherwise
 
     @property
     def short_id(self) -> str:
@@ -76,7 +77,8 @@ class ImageStore:
 
     def _image(self, row) -> Image:
         ref_rows = self.md.query("SELECT ref FROM image_refs WHERE image_id=? ORDER BY ref", (row["id"],))
-        return Image(row["id"], json.loads(row["config"]), row["size"], [r["ref"] for r in ref_rows])
+        return Image(row["id"], json.loads(row["config"]), row["size"], [r["ref"] for r in ref_rows],
+                     row["parent"] or "")
 
     def resolve(self, name: str) -> Image:
         """Find an image by id, id prefix, reference or digest reference, as docker does."""
@@ -171,7 +173,7 @@ class ImageStore:
         return cid
 
     def add_layer_image(self, staging: str | None, diff_id: str, size: int, config: dict,
-                        ref: refs.Reference | None) -> Image:
+                        ref: refs.Reference | None, parent_image: str = "") -> Image:
         """Record a layer applied into a staging directory (its diff id last in
         config's rootfs; None: the image adds no layer) and the image, in one
         synchronous step, so no layer GC can run in between (docker commit)."""
@@ -180,15 +182,15 @@ class ImageStore:
             for d in config["rootfs"]["diff_ids"][:-1]:
                 parent = chain_id(parent, d)
             self._commit_layer(staging, parent, diff_id, size)
-        return self.add_image(config, ref)
+        return self.add_image(config, ref, parent_image)
 
-    def add_image(self, config: dict, ref: refs.Reference | None) -> Image:
+    def add_image(self, config: dict, ref: refs.Reference | None, parent_image: str = "") -> Image:
         raw = json.dumps(config, separators=(",", ":")).encode()
         image_id = self.blobs.put(raw)
         size = self._size(config)
         with self.md.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO images(id, config, size, created_at) VALUES (?,?,?,?)",
-                       (image_id, raw.decode(), size, rfc3339nano()))
+            db.execute("INSERT OR IGNORE INTO images(id, config, size, created_at, parent) VALUES (?,?,?,?,?)",
+                       (image_id, raw.decode(), size, rfc3339nano(), parent_image))
             if ref is not None:
                 db.execute("INSERT OR REPLACE INTO image_refs(ref, image_id, tagged_at) VALUES (?,?,?)",
                            (str(ref), image_id, rfc3339nano()))
@@ -324,7 +326,7 @@ class ImageStore:
             "Id": image.id,
             "RepoTags": repo_tags,
             "RepoDigests": repo_digests,
-            "Parent": "",
+            "Parent": image.parent,
             "Comment": cfg.get("comment", ""),
             "Created": cfg.get("created", ""),
             "DockerVersion": cfg.get("docker_version", ""),
@@ -347,7 +349,7 @@ class ImageStore:
             (repo_digests if parsed.digest else repo_tags).append(parsed.familiar())
         return {
             "Id": image.id,
-            "ParentId": "",
+            "ParentId": image.parent,
             "RepoTags": repo_tags,
             "RepoDigests": repo_digests,
             "Created": unix_from_iso(image.config["created"]) if image.config.get("created") else 0,
