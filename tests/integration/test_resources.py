@@ -108,7 +108,7 @@ def test_pause_freezes_the_processes_and_unpause_resumes_them(sandbox, names):
     assert _lines(sandbox, "pz") == frozen_at  # nothing ran while frozen
 
     row = next(line for line in sandbox.docker("ps").stdout.splitlines() if line.endswith(" pz"))
-    assert re.search(r"Up \S+ \S+ \(Paused\)", row), row
+    assert re.search(r"Up \S.* \(Paused\)", row), row  # "Up 2 seconds", "Up Less than a second"
     assert sandbox.docker("ps", "-q", "--filter", "status=paused").stdout.split() == [cid[:12]]
     assert sandbox.docker("ps", "--format", "{{.State}}", "--filter", "name=pz").stdout.strip() == "paused"
 
