@@ -23,6 +23,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "src")
 
 
+def _die_with_parent() -> None:
+    """A test run killed by a timeout takes its sandboxes with it: unshare gets
+    SIGKILL when we die, and --kill-child then ends the namespace's init."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def child_pids(pid: int) -> list[int]:
     out: list[int] = []
     try:
@@ -52,7 +61,7 @@ class Sandbox:
             ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private",
              "--kill-child", "catatonit", "--", "sleep", "infinity"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         self.ns_pid = self._wait_ns_pid()
         self.nsenter(["ip", "link", "set", "lo", "up"], check=True)
 
