@@ -43,29 +43,17 @@ def _update_flags(fs: FlagSet) -> None:
     fs.string("restart", "", "Restart policy to apply when a container exits")
 
 
-def restart_policy(text: str) -> dict[str, Any]:
-    """docker's opts.ParseRestartPolicy (the daemon judges the policy's name)."""
-    if not text:
-        return {"Name": "", "MaximumRetryCount": 0}
-    name, sep, count = text.partition(":")
-    if sep and not name:
-        raise CliError("invalid restart policy format: no policy provided before colon")
-    retries = 0
-    if count:
-        from .units import go_parse_int
-
-        try:
-            retries = go_parse_int(count)
-        except ValueError:
-            raise CliError("invalid restart policy format: maximum retry count must be an integer") from None
-    return {"Name": name, "MaximumRetryCount": retries}
-
-
 def update_body(v: Values) -> dict[str, Any]:
     """The UpdateConfig document docker's CLI sends for these flags."""
     if not v.changed:
         raise CliError("you must provide one or more flags when using this command")
-    policy = restart_policy(v.restart) if v.restart else {"Name": "", "MaximumRetryCount": 0}
+    from .containeropts import restart_policy
+    from .optvalues import OptionError
+
+    try:
+        policy = restart_policy(v.restart) if v.restart else {"Name": "", "MaximumRetryCount": 0}
+    except OptionError as e:
+        raise CliError(e.message) from None  # update exits 1 where run's flag errors exit 125
     body: dict[str, Any] = {
         "CpuShares": v.cpu_shares,
         "Memory": v.memory,

@@ -382,7 +382,7 @@ def build_create_spec(v: Values, image: str, args: list[str], console_size: tupl
     if v.cgroupns and v.cgroupns not in ("host", "private"):
         raise OptionError("--cgroupns: invalid CGROUP mode")
 
-    restart = _restart_policy(v.restart)
+    restart = restart_policy(v.restart)
 
     log_opts = dict(sorted(kv_map(list(v.log_opt)).items()))
     if v.log_driver == "none" and log_opts:
@@ -559,7 +559,8 @@ def _dedupe_ulimits(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def _restart_policy(policy: str) -> dict[str, Any]:
+def restart_policy(policy: str) -> dict[str, Any]:
+    """docker's opts.ParseRestartPolicy (the daemon judges the policy's name); also used by update."""
     if not policy:
         return {"Name": "", "MaximumRetryCount": 0}
     name, sep, count = policy.partition(":")
