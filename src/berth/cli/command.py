@@ -192,6 +192,7 @@ class Cli:
         self.err = stderr if stderr is not None else sys.stderr
         self.tls = tls
         self.debug = debug
+        self.config_dir = ""  # the client config directory (--config, BERTH_CONFIG, ~/.berth)
         self._client: Any = None
 
     def client(self) -> Any:
