@@ -1,0 +1,53 @@
+"""docker-shaped documents: a network's inspect body and a container's endpoint settings."""
+
+from __future__ import annotations
+
+from berth.timefmt import rfc3339nano
+
+PREDEFINED = ("bridge", "host", "none")
+DEFAULT_BRIDGE = "berth0"
+
+
+def network_doc(net_id: str, name: str, driver: str, ipam_config: list[dict], options: dict,
+                labels: dict, internal: bool = False, attachable: bool = False,
+                ipam_options: dict | None = None) -> dict:
+    return {
+        "Name": name, "Id": net_id, "Created": rfc3339nano(), "Scope": "local", "Driver": driver,
+        "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": ipam_options, "Config": ipam_config},
+        "Internal": internal, "Attachable": attachable, "Ingress": False,
+        "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Options": options, "Labels": labels,
+    }
+
+
+def default_bridge_options(bridge: str) -> dict:
+    return {
+        "com.docker.network.bridge.default_bridge": "true",
+        "com.docker.network.bridge.enable_icc": "true",
+        "com.docker.network.bridge.enable_ip_masquerade": "true",
+        "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+        "com.docker.network.bridge.name": bridge,
+        "com.docker.network.driver.mtu": "1500",
+    }
+
+
+def bridge_name(doc: dict) -> str:
+    return (doc.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + doc["Id"][:12]
+
+
+def empty_endpoint(net_id: str = "", ipam: dict | None = None, aliases: list[str] | None = None,
+                   links: list[str] | None = None, mac: str = "", driver_opts: dict | None = None) -> dict:
+    """An entry of NetworkSettings.Networks before the container runs (or after it stops)."""
+    return {
+        "IPAMConfig": ipam or None, "Links": links or None, "Aliases": aliases or None,
+        "MacAddress": mac, "DriverOpts": driver_opts or None, "NetworkID": net_id, "EndpointID": "",
+        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "DNSNames": None,
+    }
+
+
+TOP_LEVEL_CLEAR = {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
+                   "SandboxID": "", "SandboxKey": "", "Bridge": "", "HairpinMode": False,
+                   "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
+                   "SecondaryIPv6Addresses": None, "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                   "IPv6Gateway": ""}
