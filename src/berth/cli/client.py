@@ -122,8 +122,12 @@ class Host:
             port = int(p) if p else default_port
             self.address = (h or "127.0.0.1", port)
             self.header_host = f"{h}:{port}" if h else f"127.0.0.1:{port}"
+        elif spec.startswith("ssh://"):
+            self.family = None  # dialled through an ssh process (cli/sshdial.py)
+            self.address = spec
+            self.header_host = "api.moby.localhost"
         elif "://" in spec:
-            raise CliError(f"unable to parse berth host `{spec}`: only unix:// and tcp:// are supported")
+            raise CliError(f"unable to parse berth host `{spec}`: only unix://, tcp:// and ssh:// are supported")
         else:
             # Like docker, a bare "host[:port]" means TCP.
             parsed = Host("tcp://" + spec, tls)
@@ -467,6 +471,10 @@ class APIClient:
     # -- connections -------------------------------------------------------------
     def _dial(self) -> Any:
         host = self.host
+        if host.family is None:
+            from .sshdial import dial
+
+            return dial(host.spec)
         try:
             if host.family == _socket.AF_UNIX:
                 sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -568,7 +576,11 @@ class APIClient:
                 self._send_request(conn, method, target, body, headers)
                 return self._receive(conn)
             except (BrokenPipeError, ConnectionResetError):
+                failure = getattr(conn.sock, "failure", None)
+                why = failure() if failure is not None else None  # the ssh process's exit and stderr
                 conn.close()
+                if why:
+                    raise CliError(why) from None
                 # A kept-alive connection the server had already closed (nothing was
                 # answered): retry once on a new connection.
                 if attempt or not reused or (body is not None and not isinstance(body, bytes)):

@@ -88,7 +88,17 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "rm": ("cmd_images", "rmi_command", "Remove one or more images"),
         "tag": _C["tag"],
     }),
+    "context": ("Manage contexts", {
+        "create": ("cmd_context", "create_command", "Create a context"),
+        "inspect": ("cmd_context", "inspect_command", "Display detailed information on one or more contexts"),
+        "ls": ("cmd_context", "ls_command", "List contexts"),
+        "rm": ("cmd_context", "rm_command", "Remove one or more contexts"),
+        "show": ("cmd_context", "show_command", "Print the name of the current context"),
+        "update": ("cmd_context", "update_command", "Update a context"),
+        "use": ("cmd_context", "use_command", "Set the current berth context"),
+    }),
     "system": ("Manage Berth", {
+        "dial-stdio": ("cmd_dialstdio", "dial_stdio_command", "Proxy the stdio stream to the daemon connection. Should not be invoked manually."),
         "events": _C["events"],
         "info": _C["info"],
     }),
@@ -99,9 +109,14 @@ SUB_ALIASES = {
     ("container", "list"): "ls",
     ("container", "ps"): "ls",
     ("container", "remove"): "rm",
+    ("context", "list"): "ls",
+    ("context", "remove"): "rm",
     ("image", "list"): "ls",
     ("image", "remove"): "rm",
 }
+
+# Commands that work but are left out of help, as docker hides them.
+HIDDEN = {("system", "dial-stdio")}
 
 COMMON = ("run", "exec", "ps", "images", "version", "info")
 
@@ -145,7 +160,7 @@ def root_help(fs: FlagSet) -> str:
 
 def group_help(name: str) -> str:
     short, children = MANAGEMENT[name]
-    entries = [(n, spec[2]) for n, spec in sorted(children.items())]
+    entries = [(n, spec[2]) for n, spec in sorted(children.items()) if (name, n) not in HIDDEN]
     return (
         f"Usage:  {PROG} {name} COMMAND\n\n{short}\n\n"
         f"Commands:\n{_listing(entries)}\n\n"
@@ -197,9 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     if gv.log_level not in LOG_LEVELS:
         err.write(f"Unable to parse logging level: {gv.log_level}\n")
         return 1
-    if gv.context and gv.context != "default":
-        err.write(f'context "{gv.context}" does not exist\n')
-        return 1
     if len(gv.host) > 1:
         err.write("Specify only one -H\n")
         return 1
@@ -207,10 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         err.write(root_help(gfs))
         return 0
 
-    tls = None
-    if gv.tls or gv.tlsverify or gv.tlscacert or gv.tlscert or gv.tlskey:
-        tls = {"verify": gv.tlsverify, "ca": gv.tlscacert, "cert": gv.tlscert, "key": gv.tlskey}
-    cli = Cli(host=gv.host[0] if gv.host else None, tls=tls, debug=gv.debug)
+    try:
+        host, tls = _endpoint(gv)
+    except CliError as exc:
+        err.write(exc.message.rstrip("\n") + "\n")
+        return exc.status
+    cli = Cli(host=host, tls=tls, debug=gv.debug)
+    cli.config_dir = _config_dir(gv)
     try:
         return dispatch(cli, rest)
     except CliError as exc:
@@ -227,6 +242,45 @@ def main(argv: list[str] | None = None) -> int:
             cli.out.flush()
         except (OSError, ValueError):
             pass
+
+
+def _config_dir(gv) -> str:
+    if gv.was_set("config"):
+        return gv.config
+    from .command import getenv
+
+    return getenv("BERTH_CONFIG") or gv.config
+
+
+def _endpoint(gv) -> tuple[str | None, dict | None]:
+    """The daemon address and TLS settings; contexts are read only when one may apply."""
+    from .command import getenv
+
+    tls_env = getenv("BERTH_TLS_VERIFY") or getenv("DOCKER_TLS_VERIFY")
+    tls_flags = gv.tls or gv.tlsverify or gv.tlscacert or gv.tlscert or gv.tlskey
+    maybe_context = gv.context or getenv("BERTH_CONTEXT") or _has_current_context(_config_dir(gv))
+    if not (maybe_context or tls_env or tls_flags):
+        return (gv.host[0] if gv.host else None), None
+    from .context import resolve_endpoint
+
+    flags = {"tls": gv.tls, "tlsverify": gv.tlsverify, "tlscacert": gv.tlscacert,
+             "tlscert": gv.tlscert, "tlskey": gv.tlskey}
+    ep = resolve_endpoint(list(gv.host), gv.context, _config_dir(gv), flags)
+    return ep.host, ep.tls
+
+
+def _has_current_context(config_dir: str) -> bool:
+    """A cheap look at config.json (no json import) on every command's start."""
+    import posix
+
+    try:
+        fd = posix.open(config_dir + "/config.json", posix.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return b'"currentContext"' in posix.read(fd, 1 << 20)
+    finally:
+        posix.close(fd)
 
 
 def dispatch(cli: Cli, args: list[str]) -> int:
