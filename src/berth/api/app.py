@@ -12,6 +12,7 @@ from berth.api.params import reply
 
 from berth import API_VERSION, MIN_API_VERSION, __version__
 from berth.api import archive, containers, execs, images, resources, system, unsupported
+from berth.api import volumes
 from berth.errors import BerthError, InvalidParameter, NotModified, http_status
 
 log = logging.getLogger("berth.api")
@@ -92,5 +93,6 @@ def make_app(daemon) -> web.Application:
     execs.routes(add)
     resources.routes(add)
     images.routes(add)
+    volumes.routes(add)
     unsupported.routes(add)
     return app

@@ -189,7 +189,7 @@ async def _stream_events(resp, sub, bus, since: int | None, until: int | None, f
 
 
 async def disk_usage(request: web.Request) -> web.Response:
-    """GET /system/df: what `docker system df` shows (no volumes or build cache yet)."""
+    """GET /system/df: what `docker system df` shows (no build cache yet)."""
     d = request.app["daemon"]
     now = time.time()
     counts: dict[str, int] = {}
@@ -203,7 +203,7 @@ async def disk_usage(request: web.Request) -> web.Response:
     images = [d.images.summary(img, counts.get(img.id, 0)) for img in d.images.all()]
     layers = sum(r["size"] for r in d.md.query("SELECT size FROM layers"))
     return reply({"LayersSize": layers, "Images": images, "Containers": containers,
-                  "Volumes": [], "BuildCache": []})
+                  "Volumes": d.containers.mounts.usage(), "BuildCache": []})
 
 
 def routes(add) -> None:

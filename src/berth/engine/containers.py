@@ -63,6 +63,8 @@ class ContainerService:
         self.on_exited: list[Callable[[Container], None]] = []
         # Run after a signal is delivered (pause: a frozen container must be thawed to die).
         self.after_signal: list[Callable[[Container, int], Awaitable[None]]] = []
+        from berth.engine.mounts import MountManager  # volumes, binds, tmpfs (engine/mounts.py)
+        self.mounts = MountManager(self)
 
     # ------------------------------------------------------------------ lookup
     def get(self, ref: str) -> Container:
@@ -136,6 +138,7 @@ class ContainerService:
         if not argv:
             raise InvalidParameter("no command specified")
         cid = secrets.token_hex(32)
+        mounts, mount_specs = self.mounts.prepare(cid, config, host_config)
         if not config.get("Hostname"):
             config["Hostname"] = cid[:12]
         if host_config.get("NetworkMode") in ("", None):
@@ -163,7 +166,8 @@ class ContainerService:
             "ExecIDs": None,
             "HostConfig": host_config,
             "GraphDriver": {"Name": "overlay2", "Data": self._graph_data(cid)},
-            "Mounts": [],
+            "Mounts": mounts,
+            "_Mounts": mount_specs,
             "Config": config,
             "NetworkSettings": create_config.network_settings(host_config["NetworkMode"]),
             "_LayerChain": self.images.layer_chain(image),
@@ -215,6 +219,7 @@ class ContainerService:
                 c.state["Error"] = e.message
                 c.state["ExitCode"] = 127 if "not found" in e.message or "no such file" in e.message else 128
                 self._save_state(c)
+                self.mounts.release(c, quiet=True)
                 self.snaps.unmount(c.id)
                 failed = e
             else:
@@ -245,6 +250,7 @@ class ContainerService:
             except FileNotFoundError:
                 pass
         netns, extra_mounts = self._network(c)
+        extra_mounts = extra_mounts + await self.mounts.oci_mounts(c, rootfs)
         spec = build_spec(SpecRequest(
             container_id=c.id,
             rootfs=rootfs,
@@ -540,6 +546,7 @@ class ContainerService:
                 raise System(f"could not kill container {c.id[:12]}")
         self._finish_removal(c.id)
         self.events.publish("container", "destroy", c.id, self._attrs(c))
+        self.mounts.removed(c, volumes)
         for fut in c.remove_waiters:
             if not fut.done():
                 fut.set_result(int(c.state.get("ExitCode", 0)))
