@@ -1,0 +1,104 @@
+"""Validation of one compose document against the compose specification's JSON schema.
+
+Messages follow docker compose v2: `validating FILE: services.web Additional property foo
+is not allowed`, with the path of the offending key spelled with dots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from typing import Any
+
+from ..errors import ComposeError
+
+SCHEMA_PATHS = (
+    os.environ.get("BERTH_COMPOSE_SCHEMA", ""),
+    os.path.join(os.path.dirname(__file__), "compose-spec.json"),
+    "/work/shared/specs/compose/compose-spec.json",
+)
+
+_TYPE_NAMES = {"object": "a mapping", "array": "an array", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "a boolean", "null": "null"}
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema
+
+    for path in SCHEMA_PATHS:
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                schema = json.load(fh)
+            return jsonschema.Draft7Validator(schema)
+    raise ComposeError("compose schema not found (compose-spec.json)")
+
+
+def _path(parts: Any) -> str:
+    return ".".join(str(p) for p in parts)
+
+
+def _type_text(types: Any) -> str:
+    if isinstance(types, str):
+        types = [types]
+    return " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+
+
+def _deepest(error: Any) -> Any:
+    """For oneOf/anyOf failures, the sub-error that went deepest into the document
+    (the alternative the author most likely meant)."""
+    while error.context:
+        candidates = sorted(error.context, key=lambda e: (len(e.absolute_path), e.validator != "type"),
+                            reverse=True)
+        best = candidates[0]
+        if len(best.absolute_path) <= len(error.absolute_path) and best.validator == "type":
+            # every alternative failed on the type of this very value: say so once
+            types: list[str] = []
+            for e in error.context:
+                if e.validator == "type" and len(e.absolute_path) == len(error.absolute_path):
+                    t = e.validator_value
+                    types.extend([t] if isinstance(t, str) else t)
+            return ("type", error, sorted(set(types), key=types.index))
+        error = best
+    return ("plain", error, None)
+
+
+def describe(error: Any) -> str:
+    kind, err, types = _deepest(error)
+    where = _path(err.absolute_path)
+    if kind == "type":
+        msg = f"must be {_type_text(types)}"
+    elif err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        patterns = err.schema.get("patternProperties", {})
+        import re
+
+        extra = [k for k in extra if not any(re.search(p, str(k)) for p in patterns)]
+        if len(extra) == 1:
+            msg = f"Additional property {extra[0]} is not allowed"
+        else:
+            msg = f"Additional properties {', '.join(map(str, extra))} are not allowed"
+    elif err.validator == "type":
+        msg = f"must be {_type_text(err.validator_value)}"
+    elif err.validator == "enum":
+        msg = "must be one of the following: " + ", ".join(f'"{v}"' for v in err.validator_value)
+    elif err.validator == "required":
+        msg = err.message.replace("'", "")
+    elif err.validator == "pattern":
+        msg = f"does not match pattern {err.validator_value!r}: {err.instance!r}"
+    elif err.validator in ("minimum", "maximum", "minItems", "maxItems", "uniqueItems", "minLength"):
+        msg = err.message
+    else:
+        msg = err.message
+    return f"{where} {msg}" if where else msg
+
+
+def validate_document(doc: Any, source: str) -> None:
+    if not isinstance(doc, dict):
+        raise ComposeError(f"validating {source}: Top-level object must be a mapping")
+    errors = list(_validator().iter_errors(doc))
+    if not errors:
+        return
+    errors.sort(key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    raise ComposeError(f"validating {source}: {describe(errors[0])}")
