@@ -97,6 +97,10 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "update": ("cmd_context", "update_command", "Update a context"),
         "use": ("cmd_context", "use_command", "Set the current berth context"),
     }),
+    "registry": ("Run a registry server (does not need berthd)", {
+        "gc": ("cmd_registry", "gc_command", "Delete blobs that no manifest references"),
+        "serve": ("cmd_registry", "serve_command", "Run an OCI Distribution / Docker Registry V2 server"),
+    }),
     "system": ("Manage Berth", {
         "dial-stdio": ("cmd_dialstdio", "dial_stdio_command", "Proxy the stdio stream to the daemon connection. Should not be invoked manually."),
         "events": _C["events"],
