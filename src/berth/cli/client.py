@@ -140,6 +140,15 @@ class Host:
 _NOSIGNAL = getattr(_socket, "MSG_NOSIGNAL", 0)
 
 
+def _tls_reason(exc: Exception) -> str:
+    """An ssl error as one readable line (the alert or verification failure, not the tuple)."""
+    verify = getattr(exc, "verify_message", None)
+    if verify:
+        return f"tls: failed to verify certificate: {verify}"
+    reason = getattr(exc, "reason", None) or str(exc)
+    return f"tls: {str(reason).lower().replace('_', ' ')}"
+
+
 class Connection:
     """One socket and the bytes read from it but not consumed yet; reusable for keep-alive."""
 
@@ -160,6 +169,10 @@ class Connection:
             return self.sock.recv(_READ)
         except ConnectionResetError:
             return b""
+        except OSError as exc:
+            if type(exc).__name__.startswith("SSL"):  # e.g. the server refused our certificate
+                raise CliError(f"error during connect: {_tls_reason(exc)}") from None
+            raise
 
     def _more(self) -> bool:
         """Append one read to the buffer; False at end of stream."""
@@ -500,7 +513,20 @@ class APIClient:
         except OSError:
             raise ConnectError(self.host_spec) from None
         if self.tls:
-            sock = self._wrap_tls(sock)
+            import signal
+            import ssl
+
+            # TLS sockets cannot send with MSG_NOSIGNAL: a daemon that drops us
+            # must give EPIPE, not kill us with SIGPIPE.
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            try:
+                sock = self._wrap_tls(sock)
+            except ssl.SSLError as exc:
+                sock.close()
+                raise CliError(f"error during connect: {_tls_reason(exc)}") from None
+            except OSError as exc:
+                sock.close()
+                raise CliError(f"could not read TLS files: {exc.strerror}: {exc.filename}") from None
         return sock
 
     def _wrap_tls(self, sock: Any) -> Any:
@@ -584,6 +610,11 @@ class APIClient:
                 # A kept-alive connection the server had already closed (nothing was
                 # answered): retry once on a new connection.
                 if attempt or not reused or (body is not None and not isinstance(body, bytes)):
+                    if self.tls and not reused:
+                        raise CliError(
+                            f"error during connect: {self.host_spec}: the daemon closed the TLS connection "
+                            "without answering (EOF): it may require a client certificate (--tlscert/--tlskey) "
+                            "signed by a CA it trusts") from None
                     raise ConnectError(self.host_spec) from None
             except BaseException:
                 conn.close()

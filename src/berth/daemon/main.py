@@ -160,10 +160,7 @@ async def serve(daemon: Daemon, cfg: DaemonConfig) -> None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.bind(path)
             os.chmod(path, 0o660)
-            try:
-                os.chown(path, 0, grp.getgrnam(cfg.group).gr_gid)
-            except KeyError:
-                pass
+            os.chown(path, 0, _socket_group(cfg.group or "berth", explicit=bool(cfg.group) and cfg.group != "berth"))
             site = web.SockSite(runner, sock)
             await site.start()
             log.info("API listening on %s", path)
@@ -195,6 +192,29 @@ async def serve(daemon: Daemon, cfg: DaemonConfig) -> None:
     await runner.cleanup()
 
 
+def _socket_group(name: str, explicit: bool) -> int:
+    """The gid owning the API socket: members of it may use berthd.
+
+    The default group `berth` is created when missing (as the packages' setup
+    would); a group named with -G must exist.
+    """
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        pass
+    if explicit:
+        raise SystemExit(f"berthd: can't create unix socket: group {name} not found")
+    import subprocess
+
+    res = subprocess.run(["groupadd", "--system", name], capture_output=True, text=True)
+    if res.returncode not in (0, 9):  # 9: created meanwhile by someone else
+        log.warning("could not create group %s for the API socket (%s); the socket stays root-only",
+                    name, res.stderr.strip())
+        return 0
+    log.info("created group %s: its members may use the API socket", name)
+    return grp.getgrnam(name).gr_gid
+
+
 def _activation_sockets() -> list[socket.socket]:
     """Sockets passed by systemd socket activation (LISTEN_FDS from fd 3 on)."""
     if os.environ.get("LISTEN_PID") not in (None, str(os.getpid())):
@@ -215,8 +235,14 @@ def _is_loopback(host: str) -> bool:
 
 
 def _tls_context(cfg: DaemonConfig) -> ssl.SSLContext | None:
-    if not (cfg.tlsverify or cfg.tls) or not cfg.tlscert:
+    if not (cfg.tlsverify or cfg.tls):
         return None
+    missing = [flag for flag, value in (("--tlscert", cfg.tlscert), ("--tlskey", cfg.tlskey),
+                                         ("--tlscacert", cfg.tlscacert if cfg.tlsverify else "-"))
+               if not value or (value != "-" and not os.path.isfile(value))]
+    if missing:
+        raise SystemExit(f"berthd: TLS was asked for (--tls/--tlsverify) but {', '.join(missing)} "
+                         "is missing or not a file")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cfg.tlscert, cfg.tlskey)
     if cfg.tlsverify:
