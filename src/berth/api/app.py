@@ -12,7 +12,9 @@ from berth.api.params import reply
 
 from berth import API_VERSION, MIN_API_VERSION, __version__
 from berth.api import archive, containers, execs, images, resources, system, unsupported
+from berth.api import distribution
 from berth.api import volumes
+from berth.api import networks
 from berth.errors import BerthError, InvalidParameter, NotModified, http_status
 
 log = logging.getLogger("berth.api")
@@ -92,7 +94,9 @@ def make_app(daemon) -> web.Application:
     archive.routes(add)
     execs.routes(add)
     resources.routes(add)
+    distribution.routes(add)
     images.routes(add)
     volumes.routes(add)
+    networks.routes(add)
     unsupported.routes(add)
     return app

@@ -54,10 +54,9 @@ class BodyReader:
 async def create(request: web.Request) -> web.StreamResponse:
     q = request.query
     if q.get("fromImage"):
-        name = q["fromImage"] + (f":{q['tag']}" if q.get("tag") and "@" not in q["fromImage"] else "")
-        raise NotImplementedFeature(
-            f"pull access denied for {q['fromImage']}: berthd cannot pull images yet (no registry client); "
-            f"make {name} with `berth image bootstrap`, or bring it in with `berth import`")
+        from berth.api.distribution import pull
+
+        return await pull(request)
     src = q.get("fromSrc")
     if not src:
         raise InvalidParameter("one of fromImage or fromSrc is required")

@@ -38,7 +38,10 @@ class DaemonConfig:
     bip: str = ""
     iptables: bool = True
     userland_proxy: bool = True
+    ip_forward: bool = True
     insecure_registries: list[str] = field(default_factory=list)
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
     tls: bool | None = None
     tlsverify: bool = False
     tlscacert: str = ""
@@ -63,7 +66,7 @@ class Daemon:
             raise System(f"default runtime {cfg.default_runtime!r} is not installed "
                          f"(known: {', '.join(sorted(cfg.runtimes)) or 'none'}); apt-get install crun")
         self.runtime_version = _runtime_version(cfg.runtimes[cfg.default_runtime])
-        for flag, given in (("--bip", cfg.bip), ("--insecure-registry", cfg.insecure_registries)):
+        for flag, given in ():
             if given:
                 # Accepted for dockerd compatibility, but said plainly: nothing uses them yet.
                 msg = (f"WARNING: {flag} has no effect yet: berthd has no "
@@ -77,6 +80,10 @@ class Daemon:
         self.blobs = BlobStore(os.path.join(cfg.data_root, "content", "blobs"))
         self.snaps = OverlaySnapshotter(os.path.join(cfg.data_root, "overlay"))
         self.images = ImageStore(self.md, self.blobs, self.snaps)
+        from berth.distribution.service import DistributionConfig, DistributionService
+
+        self.distribution = DistributionService(self.images, cfg.data_root, DistributionConfig(
+            list(cfg.insecure_registries), cfg.max_concurrent_downloads, cfg.max_concurrent_uploads))
         self.events = EventBus()
         init = next((p for p in INIT_CANDIDATES if os.path.exists(p)), None)
         self.containers = ContainerService(
@@ -86,6 +93,10 @@ class Daemon:
         self.execs = ExecService(self.containers, self.events)
         self.health = HealthMonitor(self.containers, self.execs)
         self.resources = ResourceService(self.containers, self.events, self.health)
+        from berth.engine.networking import NetConfig, NetworkService  # bridge networks, ports, DNS
+
+        self.networks = NetworkService(NetConfig(cfg.exec_root, cfg.bip, cfg.iptables, cfg.userland_proxy,
+                                                 cfg.ip_forward), self.md, self.containers, self.events)
 
     def check_host(self) -> None:
         """The host traps of this machine kind, handled before anything runs."""
@@ -111,7 +122,9 @@ class Daemon:
         self.blobs.clean_ingest()
         self.images.clean_orphan_layers()
         self.containers.launcher.ensure()
+        await self.networks.startup()
         await self.containers.reconcile()
+        await self.networks.after_reconcile()
 
     def close(self) -> None:
         self.containers.launcher.close()

@@ -44,7 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bip", default=None, help="Specify default-bridge IP")
     p.add_argument("--iptables", type=_bool, nargs="?", const=True, default=None)
     p.add_argument("--userland-proxy", type=_bool, nargs="?", const=True, default=None)
+    p.add_argument("--ip-forward", type=_bool, nargs="?", const=True, default=None)
     p.add_argument("--insecure-registry", action="append", default=None)
+    p.add_argument("--max-concurrent-downloads", type=int, default=None,
+                   help="Set the max concurrent downloads (default 3)")
+    p.add_argument("--max-concurrent-uploads", type=int, default=None,
+                   help="Set the max concurrent uploads (default 5)")
     p.add_argument("--tls", type=_bool, nargs="?", const=True, default=None)
     p.add_argument("--tlsverify", type=_bool, nargs="?", const=True, default=None)
     p.add_argument("--tlscacert", default=None)
@@ -61,10 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 FILE_KEYS = {
     "hosts": "hosts", "data-root": "data_root", "exec-root": "exec_root", "pidfile": "pidfile",
     "default-runtime": "default_runtime", "log-level": "log_level", "bip": "bip",
-    "iptables": "iptables", "userland-proxy": "userland_proxy",
+    "iptables": "iptables", "userland-proxy": "userland_proxy", "ip-forward": "ip_forward",
     "insecure-registries": "insecure_registries", "tls": "tls", "tlsverify": "tlsverify",
     "tlscacert": "tlscacert", "tlscert": "tlscert", "tlskey": "tlskey", "group": "group",
     "runtimes": "runtimes", "log-driver": "log_driver", "log-opts": "log_opts",
+    "max-concurrent-downloads": "max_concurrent_downloads", "max-concurrent-uploads": "max_concurrent_uploads",
 }
 FLAG_OF = {"hosts": "host", "insecure_registries": "insecure_registry", "log_opts": "log_opt"}
 
@@ -99,7 +105,7 @@ def load_config(args: argparse.Namespace, explicit_file: bool) -> DaemonConfig:
         raise SystemExit("berthd: unable to configure the daemon: the following directives are specified both "
                          "as a flag and in the configuration file: " + ", ".join(conflicts))
     for attr in ("data_root", "exec_root", "pidfile", "default_runtime", "log_level", "bip", "iptables",
-                 "userland_proxy", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group"):
+                 "userland_proxy", "ip_forward", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group"):
         value = getattr(args, attr)
         if value is not None:
             setattr(cfg, attr, value)
@@ -107,6 +113,11 @@ def load_config(args: argparse.Namespace, explicit_file: bool) -> DaemonConfig:
         cfg.hosts = args.host
     if args.insecure_registry:
         cfg.insecure_registries = args.insecure_registry
+    for attr in ("max_concurrent_downloads", "max_concurrent_uploads"):
+        if getattr(args, attr) is not None:
+            if getattr(args, attr) < 1:
+                raise SystemExit(f"invalid --{attr.replace('_', '-')}: must be at least 1")
+            setattr(cfg, attr, getattr(args, attr))
     if args.log_driver:
         cfg.log_driver = args.log_driver
     if args.log_opt:

@@ -67,6 +67,7 @@ class ImageStore:
         self.md = md
         self.blobs = blobs
         self.snaps = snaps
+        self.layer_keeper: Callable[[], object] | None = None  # set by the distribution service
 
     # ------------------------------------------------------------ lookups
     def get(self, image_id: str) -> Image:
@@ -144,12 +145,18 @@ class ImageStore:
         if ref is not None and ref.digest:
             raise InvalidParameter("cannot import digest reference")
         staging = self.snaps.new_staging_dir()
+        # The exact bytes are kept (blob cache) so push and save can give back this diff id.
+        keeper = self.layer_keeper() if self.layer_keeper is not None else None
         try:
-            result = apply_layer(stream, staging, on_warning=warn)
+            result = apply_layer(keeper.wrap(stream) if keeper else stream, staging, on_warning=warn)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            if keeper:
+                keeper.abort()
             raise
         self._commit_layer(staging, "", result.diff_id, result.size)
+        if keeper:
+            keeper.finish(result.diff_id)
         created = rfc3339nano()
         config: dict = {
             "architecture": go_arch(),
@@ -195,6 +202,27 @@ class ImageStore:
                 db.execute("INSERT OR REPLACE INTO image_refs(ref, image_id, tagged_at) VALUES (?,?,?)",
                            (str(ref), image_id, rfc3339nano()))
         return self.get(image_id)
+
+    def add_image_raw(self, raw: bytes, ref: refs.Reference | None) -> Image:
+        """Record a config exactly as received (pull, load): its bytes are its id."""
+        image_id = self.blobs.put(raw)
+        config = json.loads(raw)
+        with self.md.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO images(id, config, size, created_at, parent) VALUES (?,?,?,?,?)",
+                       (image_id, raw.decode(), self._size(config), rfc3339nano(), ""))
+            if ref is not None:
+                db.execute("INSERT OR REPLACE INTO image_refs(ref, image_id, tagged_at) VALUES (?,?,?)",
+                           (str(ref), image_id, rfc3339nano()))
+        return self.get(image_id)
+
+    def add_reference(self, image_id: str, ref: refs.Reference) -> None:
+        """A tag or a digest reference (RepoDigests) for an existing image."""
+        self.md.execute("INSERT OR REPLACE INTO image_refs(ref, image_id, tagged_at) VALUES (?,?,?)",
+                        (str(ref), image_id, rfc3339nano()))
+
+    def config_bytes(self, image: Image) -> bytes:
+        """The config as stored (the bytes its id is the digest of)."""
+        return self.blobs.get(image.id)
 
     def _size(self, config: dict) -> int:
         total, parent = 0, ""

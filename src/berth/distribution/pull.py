@@ -1,0 +1,356 @@
+"""Pull an image from a registry into the image store (docker pull).
+
+Each missing layer is downloaded, hashed, decompressed and applied into its
+own staging directory in one streaming pass (layer directories are independent
+in overlayfs, so up to N layers do this in parallel). The compressed bytes go
+to a partial file keyed by the blob digest as they arrive, so an interrupted
+pull resumes with `Range: bytes=N-` (the stored bytes are re-read to feed the
+hash and the decompressor). A layer becomes visible only once its blob digest
+and diff id are verified: the staging directories are committed, and the image
+recorded, in one synchronous step on the event loop at the very end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Callable
+
+from berth.distribution import progress as prog
+from berth.distribution.blobcache import BlobCache
+from berth.distribution.client import AuthConfig, Registry, index_name, raise_for
+from berth.errors import BerthError, InvalidParameter, NotFound, System, Unavailable
+from berth.images import manifests as mf
+from berth.images import reference as refs
+from berth.images.layer_tar import apply_layer
+from berth.images.store import ImageStore, chain_id
+
+log = logging.getLogger("berth.distribution.pull")
+CHUNK = 1 << 20
+MAX_MANIFEST = 4 << 20
+
+
+class PullError(BerthError):
+    status = 500
+
+
+@dataclass
+class Resolved:
+    """A manifest found for a reference (before any layer moves)."""
+
+    ref: refs.Reference
+    digest: str              # what the reference resolved to (a list's digest for a list)
+    manifest: dict
+    media_type: str
+    config: bytes
+    config_doc: dict
+    registry: Registry
+
+
+def fetch_manifest(reg: Registry, repo: str, ref_text: str, shown: str) -> tuple[bytes, str, str]:
+    """(body, media type, digest) of a manifest by tag or digest."""
+    scope = f"repository:{repo}:pull"
+    resp = reg.request("GET", f"/v2/{repo}/manifests/{ref_text}", scope, {"Accept": mf.ACCEPT})
+    if resp.status == 404:
+        body = resp.read()
+        from berth.distribution.client import describe_errors
+
+        _code, text = describe_errors(404, body)
+        raise NotFound(f"manifest for {shown} not found: {text}")
+    if resp.status != 200:
+        raise_for(resp, f'Head "{reg.url(f"/v2/{repo}/manifests/{ref_text}")}"')
+    body = resp.resp.read(MAX_MANIFEST + 1)
+    resp.release() if resp.resp.isclosed() else resp.discard()
+    if len(body) > MAX_MANIFEST:
+        raise InvalidParameter(f"manifest for {shown} is larger than 4 MiB")
+    digest = mf.sha256(body)
+    if ref_text.startswith("sha256:") and digest != ref_text:
+        raise InvalidParameter(f"manifest verification failed for digest {ref_text}")
+    return body, resp.header("Content-Type"), digest
+
+
+def fetch_small_blob(reg: Registry, repo: str, digest: str) -> bytes:
+    resp = reg.request("GET", f"/v2/{repo}/blobs/{digest}", f"repository:{repo}:pull")
+    if resp.status != 200:
+        raise_for(resp, f'Get "{reg.url(f"/v2/{repo}/blobs/{digest}")}"')
+    body = resp.read()
+    if mf.sha256(body) != digest:
+        raise InvalidParameter(f"image config verification failed for digest {digest}")
+    return body
+
+
+def resolve(reg: Registry, ref: refs.Reference, want: mf.Platform | None) -> Resolved:
+    repo = ref.path
+    body, ctype, digest = fetch_manifest(reg, repo, ref.digest or ref.tag or "latest", ref.familiar())
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise InvalidParameter(f"failed to parse manifest for {ref.familiar()}") from None
+    mt = mf.detect_type(doc, ctype)
+    top_digest = digest
+    if mt in mf.INDEX_TYPES:
+        desc = mf.pick_platform(doc, want or mf.host_platform(), ref.familiar())
+        body, ctype, _d = fetch_manifest(reg, repo, desc["digest"], ref.familiar())
+        doc = json.loads(body)
+        mt = mf.detect_type(doc, ctype)
+    mf.check_manifest(doc, mt)
+    config = fetch_small_blob(reg, repo, doc["config"]["digest"])
+    cdoc = json.loads(config)
+    if want is not None and mt not in mf.INDEX_TYPES:
+        have = mf.Platform(cdoc.get("os", ""), cdoc.get("architecture", ""), cdoc.get("variant", "") or "")
+        if (have.os, have.architecture) != (want.os, want.architecture) or (
+                want.variant and have.variant and want.variant != have.variant):
+            raise NotFound(f"image with reference {ref.familiar()} was found but does not match the specified "
+                           f"platform: wanted {want}, actual: {have}")
+    diff_ids = (cdoc.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(doc["layers"]):
+        raise InvalidParameter(f"invalid image {ref.familiar()}: {len(doc['layers'])} layers in the manifest, "
+                               f"{len(diff_ids)} diff ids in the config")
+    return Resolved(ref, top_digest, doc, mt, config, cdoc, reg)
+
+
+class _TeeReader:
+    """The layer's compressed stream: stored partial bytes first, then the
+    network, appended to the partial file as they arrive, all hashed."""
+
+    def __init__(self, part: BinaryIO, have: int, resp: Any, meter: prog.Meter, expected: int) -> None:
+        self.part = part
+        self.have = have
+        self.resp = resp
+        self.meter = meter
+        self.sha = hashlib.sha256()
+        self.total = 0
+        self.expected = expected
+        self.error: BaseException | None = None
+        self.net_bytes = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = CHUNK
+        n = max(n, 65536)
+        if self.total < self.have:
+            data = self.part.read(min(n, self.have - self.total))
+            if not data:
+                self.error = System("partial download shrank while reading it")
+                raise self.error
+        else:
+            if self.resp is None:
+                return b""
+            try:
+                data = self.resp.read(min(n, CHUNK))
+            except BaseException as e:  # noqa: BLE001 - kept and reported as the pull's error
+                self.error = Unavailable(f"failed to download layer: {_neterr(e)}")
+                raise self.error from None
+            if not data:
+                if self.total < self.expected:
+                    self.error = Unavailable("failed to download layer: unexpected EOF")
+                    raise self.error
+                return b""
+            self.part.write(data)
+            self.net_bytes += len(data)
+            self.meter.add(len(data))
+        self.sha.update(data)
+        self.total += len(data)
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+
+def _neterr(e: BaseException) -> str:
+    from berth.distribution.client import _neterr as ne
+
+    if isinstance(e, (ValueError, AttributeError)):
+        return "unexpected EOF"
+    return ne(e)
+
+
+@dataclass
+class LayerJob:
+    index: int
+    desc: dict
+    diff_id: str
+    chain: str
+    ident: str
+    staging: str | None = None
+    size: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Puller:
+    def __init__(self, store: ImageStore, cache: BlobCache, emit: prog.Emit, run_sync: Callable[[Callable[[], Any]], Any],
+                 max_concurrent: int = 3) -> None:
+        self.store = store
+        self.cache = cache
+        self.emit = emit
+        self.run_sync = run_sync
+        self.max_concurrent = max(1, max_concurrent)
+
+    def pull(self, res: Resolved) -> tuple[str, bool]:
+        """Download what is missing and record the image; (image id, new reference?)."""
+        reg, ref, repo = res.registry, res.ref, res.ref.path
+        prog.status(self.emit, f"Pulling from {ref.familiar_name}", ref.digest or ref.tag or "latest")
+        diff_ids = res.config_doc["rootfs"]["diff_ids"]
+        jobs: list[LayerJob] = []
+        parent = ""
+        for i, desc in enumerate(res.manifest["layers"]):
+            parent = chain_id(parent, diff_ids[i])
+            jobs.append(LayerJob(i, desc, diff_ids[i], parent, prog.short(desc["digest"])))
+        missing = [j for j in jobs if self.store.md.one("SELECT 1 FROM layers WHERE chain_id=?", (j.chain,)) is None]
+        seen: dict[str, LayerJob] = {}
+        unique: list[LayerJob] = []
+        for j in jobs:
+            if j not in missing:
+                prog.layer_status(self.emit, "Already exists", j.ident)
+                continue
+            if j.desc["digest"] in seen:
+                continue
+            seen[j.desc["digest"]] = j
+            unique.append(j)
+        for j in unique:
+            prog.layer_status(self.emit, "Pulling fs layer", j.ident)
+        for j in unique[self.max_concurrent:]:
+            prog.layer_status(self.emit, "Waiting", j.ident)
+        failures: list[BaseException] = []
+        try:
+            if unique:
+                with ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="pull") as pool:
+                    futures: list[tuple[LayerJob, Future]] = [(j, pool.submit(self._layer, reg, repo, j)) for j in unique]
+                    for j, fut in futures:
+                        try:
+                            fut.result()
+                        except BaseException as e:  # noqa: BLE001
+                            failures.append(e)
+                            continue
+                        if not failures:
+                            self.emit({"status": "Extracting", "progressDetail": {"current": j.desc.get("size", 0),
+                                                                                  "total": j.desc.get("size", 0)},
+                                       "progress": prog.bar(int(j.desc.get("size", 0)), int(j.desc.get("size", 0))),
+                                       "id": j.ident})
+                            prog.layer_status(self.emit, "Pull complete", j.ident)
+            if failures:
+                raise failures[0]
+            # Layers that repeat a blob already fetched in this pull: apply from the kept blob.
+            for j in missing:
+                if j.staging is None and seen.get(j.desc["digest"]) is not j:
+                    self._apply_stored(j)
+            return self.run_sync(lambda: self._commit(res, missing))
+        finally:
+            for j in missing:
+                if j.staging is not None and os.path.exists(j.staging):
+                    shutil.rmtree(j.staging, ignore_errors=True)
+
+    # ------------------------------------------------------------ one layer
+    def _layer(self, reg: Registry, repo: str, j: LayerJob) -> None:
+        digest = j.desc["digest"]
+        size = int(j.desc.get("size") or 0)
+        if self.cache.blobs.has(digest):
+            self._apply_stored(j)
+            return
+        part_path = self.cache.partial_path(digest)
+        have = os.path.getsize(part_path) if os.path.exists(part_path) else 0
+        if size and have >= size:
+            have = 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        path = f"/v2/{repo}/blobs/{digest}"
+        resp = reg.request("GET", path, f"repository:{repo}:pull", headers)
+        if resp.status == 206:
+            start = resp.header("Content-Range").replace("bytes ", "").split("-")[0]
+            if not start.isdigit() or int(start) != have:
+                resp.discard()
+                raise Unavailable(f"registry answered range {resp.header('Content-Range')!r} for bytes={have}-")
+        elif resp.status == 200:
+            have = 0
+        else:
+            raise_for(resp, f'Get "{reg.url(path)}"')
+        meter = prog.Meter(self.emit, "Downloading", j.ident, size)
+        meter.current = have
+        staging = self.store.snaps.new_staging_dir()
+        j.staging = staging
+        mode = "r+b" if have else "w+b"
+        with open(part_path, mode) as part:
+            if not have:
+                part.truncate(0)
+            tee = _TeeReader(part, have, resp.resp, meter, size)
+            try:
+                result = apply_layer(tee, staging, on_warning=lambda w: log.warning("pull %s: %s", digest, w))
+            except BaseException as e:
+                part.flush()
+                resp.discard()
+                if tee.error is not None:
+                    raise tee.error from None
+                raise InvalidParameter(f"failed to register layer: {getattr(e, 'message', e)}") from None
+            # apply_layer read the tar to its end; anything after it must still be read and hashed
+            while tee.read(CHUNK):
+                pass
+            part.flush()
+        resp.release()
+        meter.send()
+        log.debug("layer %s: %d bytes from the network, %d resumed", digest, tee.net_bytes, have)
+        prog.layer_status(self.emit, "Verifying Checksum", j.ident)
+        if "sha256:" + tee.sha.hexdigest() != digest or (size and tee.total != size):
+            os.unlink(part_path)
+            raise InvalidParameter(f"filesystem layer verification failed for digest {digest}")
+        if result.diff_id != j.diff_id:
+            os.unlink(part_path)
+            raise InvalidParameter(f"layer {digest}: diff id {result.diff_id} does not match the config's {j.diff_id}")
+        prog.layer_status(self.emit, "Download complete", j.ident)
+        os.rename(part_path, self.cache.blobs.path(digest))
+        self.cache.record(j.diff_id, digest, j.desc.get("mediaType") or mf.DOCKER_LAYER, tee.total)
+        j.size = result.size
+
+    def _apply_stored(self, j: LayerJob) -> None:
+        digest = j.desc["digest"]
+        staging = self.store.snaps.new_staging_dir()
+        j.staging = staging
+        with open(self.cache.blobs.path(digest), "rb") as f:
+            result = apply_layer(f, staging, on_warning=lambda w: log.warning("pull %s: %s", digest, w))
+        if result.diff_id != j.diff_id:
+            raise InvalidParameter(f"layer {digest}: diff id {result.diff_id} does not match the config's {j.diff_id}")
+        j.size = result.size
+        prog.layer_status(self.emit, "Download complete", j.ident)
+
+    # ------------------------------------------------------------ commit
+    def _commit(self, res: Resolved, missing: list[LayerJob]) -> tuple[str, bool]:
+        """On the event loop: layers in order, then the image and its references."""
+        parent = ""
+        by_chain = {j.chain: j for j in missing}
+        for diff_id in res.config_doc["rootfs"]["diff_ids"]:
+            cid = chain_id(parent, diff_id)
+            j = by_chain.get(cid)
+            if j is not None and j.staging is not None:
+                self.store._commit_layer(j.staging, parent, diff_id, j.size)
+                j.staging = None
+            parent = cid
+        ref = res.ref
+        before = None
+        named = None
+        if ref.tag is not None and ref.digest is None:
+            named = ref
+            row = self.store.md.one("SELECT image_id FROM image_refs WHERE ref=?", (str(ref),))
+            before = row["image_id"] if row else None
+        digest_ref = refs.Reference(ref.domain, ref.path, None, res.digest)
+        if named is None:
+            row = self.store.md.one("SELECT image_id FROM image_refs WHERE ref=?", (str(digest_ref),))
+            before = row["image_id"] if row else None
+        image = self.store.add_image_raw(res.config, named)
+        self.store.add_reference(image.id, digest_ref)
+        self.cache.set_oci(image.id, res.media_type == mf.OCI_MANIFEST)
+        for layer in res.manifest["layers"]:
+            self.cache.add_source(layer["digest"], index_name(ref.domain), ref.path)
+        return image.id, before != image.id
+
+
+def registry_for(ref: refs.Reference, auth: AuthConfig, insecure: list[str]) -> Registry:
+    return Registry(ref.domain, auth, list(insecure))
