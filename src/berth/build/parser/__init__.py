@@ -1,0 +1,43 @@
+"""Dockerfile parsing with buildkit's grammar and docker's error messages.
+
+    from berth.build.parser import parse
+    df = parse(text)                 # DockerfileParseError on bad input
+    df.instructions, df.directives, df.escape, df.warnings, df.dump()
+    stages = group_stages(df)        # FROM ... AS name, meta ARGs
+
+`parse` reads the lines (core.py), parses each instruction's arguments the
+way buildkit's line parsers do (lineparse.py) and then checks every
+instruction as buildkit's instructions package does (checks.py): unknown
+instructions, argument counts, unknown flags, HEALTHCHECK options, ...
+"""
+
+from berth.build.parser.checks import check_instruction, group_stages, Stage, ParsedFlags, parse_flags
+from berth.build.parser.core import parse_ast
+from berth.build.parser.model import Dockerfile, DockerfileParseError, Heredoc, Instruction
+
+__all__ = [
+    "parse",
+    "parse_ast",
+    "DockerfileParseError",
+    "Dockerfile",
+    "Instruction",
+    "Heredoc",
+    "Stage",
+    "ParsedFlags",
+    "parse_flags",
+    "group_stages",
+    "check_instruction",
+]
+
+
+def parse(text: str, name: str = "Dockerfile", *, check: bool = True) -> Dockerfile:
+    """Parse a Dockerfile. With check (the default) every instruction is
+    validated like docker's builder does before building, so an unknown
+    instruction or a bad flag fails here with docker's message."""
+    if text == "":
+        raise DockerfileParseError(0, "empty", f"the Dockerfile ({name}) cannot be empty")
+    df = parse_ast(text, name)
+    if check:
+        for ins in df.instructions:
+            check_instruction(ins)
+    return df
