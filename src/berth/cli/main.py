@@ -101,6 +101,14 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "gc": ("cmd_registry", "gc_command", "Delete blobs that no manifest references"),
         "serve": ("cmd_registry", "serve_command", "Run an OCI Distribution / Docker Registry V2 server"),
     }),
+    "volume": ("Manage volumes", {
+        "create": ("cmd_volume", "create_command", "Create a volume"),
+        "inspect": ("cmd_volume", "inspect_command", "Display detailed information on one or more volumes"),
+        "ls": ("cmd_volume", "ls_command", "List volumes"),
+        "prune": ("cmd_volume", "prune_command", "Remove unused local volumes"),
+        "rm": ("cmd_volume", "rm_command", "Remove one or more volumes"),
+        "update": ("cmd_volume", "update_command", "Update a volume (cluster volumes only)"),
+    }),
     "system": ("Manage Berth", {
         "dial-stdio": ("cmd_dialstdio", "dial_stdio_command", "Proxy the stdio stream to the daemon connection. Should not be invoked manually."),
         "events": _C["events"],
@@ -117,6 +125,8 @@ SUB_ALIASES = {
     ("context", "remove"): "rm",
     ("image", "list"): "ls",
     ("image", "remove"): "rm",
+    ("volume", "list"): "ls",
+    ("volume", "remove"): "rm",
 }
 
 # Commands that work but are left out of help, as docker hides them.

@@ -91,7 +91,7 @@ class MountManager:
             try:
                 other = self.svc.get(ref)
             except ContainerNotFound:
-                raise ContainerNotFound(ref) from None
+                raise InvalidParameter(f"No such container: {ref}") from None  # 400, as dockerd
             for spec in specs_of(other):
                 if spec.type == "tmpfs" and spec.origin == "tmpfs":
                     continue
