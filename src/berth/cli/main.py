@@ -30,7 +30,7 @@ _C = {
     "kill": ("cmd_container", "kill_command", "Kill one or more running containers"),
     "logs": ("cmd_logs", "logs_command", "Fetch the logs of a container"),
     "pause": ("cmd_container", "pause_command", "Pause all processes within one or more containers"),
-    "port": ("cmd_container", "port_command", "List port mappings or a specific mapping for the container"),
+    "port": ("cmd_network", "port_command", "List port mappings or a specific mapping for the container"),
     "ps": ("cmd_ps", "ps_command", "List containers"),
     "rename": ("cmd_container", "rename_command", "Rename a container"),
     "restart": ("cmd_container", "restart_command", "Restart one or more containers"),
@@ -109,6 +109,15 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "rm": ("cmd_volume", "rm_command", "Remove one or more volumes"),
         "update": ("cmd_volume", "update_command", "Update a volume (cluster volumes only)"),
     }),
+    "network": ("Manage networks", {
+        "connect": ("cmd_network", "connect_command", "Connect a container to a network"),
+        "create": ("cmd_network", "create_command", "Create a network"),
+        "disconnect": ("cmd_network", "disconnect_command", "Disconnect a container from a network"),
+        "inspect": ("cmd_network", "inspect_command", "Display detailed information on one or more networks"),
+        "ls": ("cmd_network", "ls_command", "List networks"),
+        "prune": ("cmd_network", "prune_command", "Remove all unused networks"),
+        "rm": ("cmd_network", "rm_command", "Remove one or more networks"),
+    }),
     "system": ("Manage Berth", {
         "dial-stdio": ("cmd_dialstdio", "dial_stdio_command", "Proxy the stdio stream to the daemon connection. Should not be invoked manually."),
         "events": _C["events"],
@@ -125,6 +134,8 @@ SUB_ALIASES = {
     ("context", "remove"): "rm",
     ("image", "list"): "ls",
     ("image", "remove"): "rm",
+    ("network", "list"): "ls",
+    ("network", "remove"): "rm",
     ("volume", "list"): "ls",
     ("volume", "remove"): "rm",
 }
