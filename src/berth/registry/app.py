@@ -108,6 +108,10 @@ class Registry:
                 log.error("%s %s: %s", request.method, request.path, exc)
             return web.Response(status=exc.status, body=exc.body(),
                                 headers={**exc.headers, "Content-Type": "application/json; charset=utf-8"})
+        except ConnectionError:
+            # the client went away (mid-upload: what reached the disk stays, resumable)
+            log.info("%s %s: client disconnected", request.method, request.path)
+            return web.Response(status=400)
         except OSError as exc:
             log.exception("%s %s failed", request.method, request.path)
             err = RegistryError("UNKNOWN", {"error": exc.strerror or str(exc)})
