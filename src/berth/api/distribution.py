@@ -184,6 +184,66 @@ async def auth(request: web.Request) -> web.Response:
     return reply({"Status": "Login Succeeded", "IdentityToken": ""})
 
 
+
+
+# ------------------------------------------------------------------ save / load
+async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
+    from berth.images import archive_save
+
+    d = request.app["daemon"]
+    svc = service(request)
+    if not names:
+        raise InvalidParameter("no images given to save")
+    items = archive_save.select(d.images, names)
+    loop = asyncio.get_running_loop()
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar"})
+    await resp.prepare(request)
+
+    def write(data: bytes) -> None:
+        asyncio.run_coroutine_threadsafe(resp.write(data), loop).result()
+
+    tmp_root = svc.cache.partial_dir
+    try:
+        await loop.run_in_executor(None, archive_save.save, d.images, svc.cache, items, write, tmp_root)
+    except (ConnectionError, BerthError) as e:
+        # the tar is cut short: the client sees a truncated archive, never a complete wrong one
+        log.warning("save failed: %s", getattr(e, "message", e))
+        if request.transport is not None:
+            request.transport.close()
+        return resp
+    for item in items:
+        d.events.publish("image", "save", item.image.id, {"name": item.image.id})
+    await resp.write_eof()
+    return resp
+
+
+async def save_one(request: web.Request) -> web.StreamResponse:
+    return await _save(request, [request.match_info["name"]])
+
+
+async def save_many(request: web.Request) -> web.StreamResponse:
+    return await _save(request, request.query.getall("names", []))
+
+
+async def load(request: web.Request) -> web.StreamResponse:
+    from berth.api.images import BodyReader
+    from berth.images import archive_load
+
+    d = request.app["daemon"]
+    svc = service(request)
+    quiet = qbool(request, "quiet")
+    loop = asyncio.get_running_loop()
+    body = BodyReader(request, loop)
+    stream = _Stream(request)
+    await stream.start()
+    await stream.pump(lambda: archive_load.load(d.images, svc.cache, body, svc.cache.partial_dir,
+                                                stream.emit, quiet, stream.run_sync))
+    return await stream.finish()
+
+
 def routes(add) -> None:
     add("POST", "/images/{name:.+}/push", push)
     add("POST", "/auth", auth)
+    add("GET", "/images/get", save_many)
+    add("GET", "/images/{name:.+}/get", save_one)
+    add("POST", "/images/load", load)
