@@ -436,7 +436,7 @@ def _inspect(cli: Cli, v: Values, args: list[str]) -> int:
         from .formatter import TemplateInspector, compile_template
 
         inspector = TemplateInspector(compile_template(fmt))
-    params = {"verbose": True} if v.verbose else None
+    params = {"verbose": "true"} if v.verbose else None
     client = cli.client()
     errors: list[str] = []
     raws: list[str] = []
@@ -614,7 +614,7 @@ def _port(cli: Cli, v: Values, args: list[str]) -> int:
         if int(port) > 65535:
             raise CliError(f'Error: invalid port ({port}): strconv.ParseUint: parsing "{port}": value out of range')
         frontends = ports.get(f"{port}/{proto or 'tcp'}")
-        if frontends is None:
+        if not frontends:
             raise CliError(f"Error: No public port '{wanted}' published for {args[0]}")
         out = [_join_host_port(f.get("HostIp") or "", f.get("HostPort") or "") for f in frontends]
     else:
