@@ -214,7 +214,7 @@ class ContainerService:
             if c.state.get("Status") == "removing":
                 raise Conflict(f"cannot start container {c.id[:12]}: container is marked for removal")
             try:
-                await self._start_locked(c)
+                await self._start_guarded(c)
             except BerthError as e:
                 c.state["Error"] = e.message
                 c.state["ExitCode"] = 127 if "not found" in e.message or "no such file" in e.message else 128
@@ -233,6 +233,17 @@ class ContainerService:
         if c.host_config.get("AutoRemove"):
             await self.remove(c.id, force=True, volumes=True)
         raise failed
+
+    async def _start_guarded(self, c: Container) -> None:
+        """_start_locked, with an unexpected failure turned into a System error, so the
+        cleanup below runs and attach clients waiting for the start are answered."""
+        try:
+            await self._start_locked(c)
+        except BerthError:
+            raise
+        except Exception as e:
+            log.exception("starting container %s failed", c.id)
+            raise System(f"failed to start container {c.id[:12]}: {e}") from e
 
     async def _start_locked(self, c: Container) -> None:
         from berth.runtime.spec import SpecRequest, build_spec  # heavy: import on first start
@@ -290,6 +301,7 @@ class ContainerService:
             "log_max_size": max_size,
             "log_max_file": max_file,
             "console_size": hc.get("ConsoleSize") if any(hc.get("ConsoleSize") or []) else None,
+            "oom_file": self._oom_file(c.id),
         }
         starting = await monitor_link.spawn(self.launcher, params, os.path.join(run_dir, "monitor.log"))
         # Connect the watcher and every waiting attach stream before the first byte.
@@ -312,6 +324,18 @@ class ContainerService:
         for hook in self.on_started:
             hook(c)
         self.events.publish("container", "start", c.id, self._attrs(c))
+
+    def _oom_file(self, cid: str) -> str | None:
+        """Where the monitor reads the container's OOM-kill count at exit (State.OOMKilled)."""
+        from berth.runtime import host
+
+        info = getattr(self, "_cgroup_info", None)
+        if info is None:
+            info = self._cgroup_info = host.check_cgroups()
+        if info.is_v2:
+            return os.path.join(info.unified_mount or "/sys/fs/cgroup", "berth", cid, "memory.events")
+        mount = info.v1_mounts.get("memory")
+        return os.path.join(mount, "berth", cid, "memory.oom_control") if mount else None
 
     def _network(self, c: Container) -> tuple[str | None, list[dict]]:
         hc = c.host_config
@@ -370,7 +394,10 @@ class ContainerService:
         removing = c.state.get("Status") == "removing"
         c.state.update({"Status": "removing" if removing else "exited", "Running": False, "Paused": False,
                         "Restarting": False, "Pid": 0, "ExitCode": code,
+                        "OOMKilled": bool(exit_info.get("oom_killed")),
                         "FinishedAt": exit_info.get("finished_at") or rfc3339nano()})
+        if exit_info.get("oom_killed"):
+            self.events.publish("container", "oom", c.id, self._attrs(c))
         restart = (not removing and c.id in self.containers and
                    restart_policy.should_restart(c.host_config.get("RestartPolicy") or {}, code,
                                                  c.doc.get("RestartCount", 0),

@@ -412,6 +412,8 @@ class Monitor:
                 code = os.waitstatus_to_exitcode(status)
                 self.exit = {"exit_code": code if code >= 0 else 128 - code,
                              "finished_at": now_rfc3339(), "pid": self.pid}
+                if oom_kills(self.p.get("oom_file")):  # read before `crun delete` removes the cgroup
+                    self.exit["oom_killed"] = True
 
     def on_output(self, fd: int) -> None:
         try:
@@ -650,6 +652,22 @@ class Monitor:
             os.unlink(self.p["socket"])
         except OSError:
             pass
+
+
+def oom_kills(path: str | None) -> int:
+    """The `oom_kill` count of the container's memory cgroup (v1 memory.oom_control,
+    v2 memory.events); 0 when unknown."""
+    if not path:
+        return 0
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def run_monitor(params: dict, sync_fd: int) -> None:
