@@ -286,10 +286,21 @@ class Puller:
             try:
                 result = apply_layer(tee, staging, on_warning=lambda w: log.warning("pull %s: %s", digest, w))
             except BaseException as e:
+                if tee.error is None:
+                    # docker checks the digest before it extracts: a corrupt blob is reported as such
+                    try:
+                        while tee.read(CHUNK):
+                            pass
+                    except BaseException:  # noqa: BLE001
+                        pass
                 part.flush()
                 resp.discard()
                 if tee.error is not None:
                     raise tee.error from None
+                if "sha256:" + tee.sha.hexdigest() != digest:
+                    os.unlink(part_path)
+                    raise InvalidParameter(f"filesystem layer verification failed for digest {digest}") from None
+                os.unlink(part_path)
                 raise InvalidParameter(f"failed to register layer: {getattr(e, 'message', e)}") from None
             # apply_layer read the tar to its end; anything after it must still be read and hashed
             while tee.read(CHUNK):
