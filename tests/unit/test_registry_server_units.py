@@ -1,0 +1,268 @@
+"""Pure logic of the registry server: names, digests, config, manifests, tokens, gc."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+
+import pytest
+
+from berth.cli.main import main
+from berth.registry import manifests as mf
+from berth.registry.auth import Access, Authorizer, parse_scopes
+from berth.registry.config import AclEntry, ConfigError, RegistryConfig, load_file, parse_duration
+from berth.registry.errors import RegistryError
+from berth.registry.names import parse_digest, route, valid_name
+from berth.registry.storage import Storage
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------- names
+@pytest.mark.parametrize("name", ["a", "team/app", "a.b_c__d--e/f-1", "x" * 255])
+def test_valid_names(name):
+    assert valid_name(name)
+
+
+@pytest.mark.parametrize("name", ["A", "a/", "/a", "a//b", "a/../b", "..", "a/.b", "_a", "a__-b", "a%2fb",
+                                  "x" * 256, "a b"])
+def test_invalid_names(name):
+    assert not valid_name(name)
+
+
+def test_route_shapes():
+    d = digest(b"x")
+    assert route("/v2/").kind == "base"
+    assert route("/v2/_catalog").kind == "catalog"
+    r = route(f"/v2/a/blobs/uploads/blobs/{d}")
+    assert (r.kind, r.name, r.ref) == ("blob", "a/blobs/uploads", d)
+    r = route("/v2/a/b/blobs/uploads/")
+    assert (r.kind, r.name) == ("uploads", "a/b")
+    r = route("/v2/a/manifests/manifests/latest")
+    assert (r.kind, r.name, r.ref) == ("manifest", "a/manifests", "latest")
+    assert route("/other") is None
+    assert route("/token", "/token").kind == "token"
+    for bad in ("/v2/a/%2E%2E/tags/list", "/v2/A/manifests/x", "/v2/a/./b/blobs/uploads/"):
+        with pytest.raises(RegistryError) as exc:
+            route(bad)
+        assert exc.value.code == "NAME_INVALID" and exc.value.status == 400
+
+
+def test_parse_digest():
+    assert parse_digest(digest(b"")) == ("sha256", hashlib.sha256(b"").hexdigest())
+    assert parse_digest("sha512:" + "a" * 128)[0] == "sha512"
+    for bad in ("sha256:" + "A" * 64, "sha256:abc", "sha384:" + "a" * 96, "nocolon", "sha256:../../x"):
+        with pytest.raises(RegistryError) as exc:
+            parse_digest(bad)
+        assert exc.value.code == "DIGEST_INVALID"
+
+
+def test_error_body_shape():
+    err = RegistryError("BLOB_UNKNOWN", {"digest": "sha256:x"})
+    assert err.status == 404
+    assert json.loads(err.body()) == {"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown to registry",
+                                                  "detail": {"digest": "sha256:x"}}]}
+
+
+# ---------------------------------------------------------------- config
+def test_durations():
+    assert parse_duration("168h", "x") == 168 * 3600
+    assert parse_duration("1h30m", "x") == 5400
+    assert parse_duration("500ms", "x") == 0.5
+    assert parse_duration(30, "x") == 30
+    for bad in ("", "10", "5 minutes", "h"):
+        with pytest.raises(ConfigError):
+            parse_duration(bad, "x")
+
+
+def test_config_file_in_distributions_layout(tmp_path):
+    p = tmp_path / "config.yml"
+    p.write_text("""version: 0.1
+http: {addr: ":5001", tls: {certificate: /c.pem, key: /k.pem}}
+storage:
+  filesystem: {rootdirectory: /srv/reg}
+  delete: {enabled: true}
+  maintenance: {uploadpurging: {enabled: true, age: 2h, interval: 10m}}
+auth:
+  htpasswd: {realm: R, path: /h}
+  acl: [{account: bob, name: "team/*", actions: "pull,push"}]
+""")
+    cfg = RegistryConfig()
+    load_file(str(p), cfg)
+    assert (cfg.addr, cfg.root, cfg.delete_enabled, cfg.purge_age, cfg.purge_interval) == \
+        (":5001", "/srv/reg", True, 7200, 600)
+    assert (cfg.tls_cert, cfg.tls_key, cfg.htpasswd_realm, cfg.auth_mode) == ("/c.pem", "/k.pem", "R", "htpasswd")
+    assert cfg.acl == [AclEntry("bob", "team/*", frozenset({"pull", "push"}))]
+    cfg.validate()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("storage: {s3: {bucket: x}}", "storage: unsupported setting(s) s3"),
+    ("http: {addr: x, secret: y}", "http: unsupported setting(s) secret"),
+    ("auth: {acl: [{account: a, name: b, actions: [fly]}]}", "auth.acl[0]"),
+    ("[1, 2", "config file"),
+])
+def test_config_file_refuses_what_it_does_not_implement(tmp_path, text, message):
+    p = tmp_path / "c.yml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_file(str(p), RegistryConfig())
+    assert message in str(exc.value)
+
+
+def test_config_validation():
+    for cfg, message in ((RegistryConfig(), "storage root"),
+                         (RegistryConfig(root="/r", addr="nope"), "HOST:PORT"),
+                         (RegistryConfig(root="/r", tls_cert="/c"), "both"),
+                         (RegistryConfig(root="/r", token_realm="http://x/token"), "htpasswd")):
+        with pytest.raises(ConfigError) as exc:
+            cfg.validate()
+        assert message in str(exc.value)
+
+
+def test_serve_cli_reports_config_errors(capsys):
+    assert main(["registry", "serve"]) == 1
+    assert "a storage root is required" in capsys.readouterr().err
+    assert main(["registry", "serve", "--root", "/tmp/x", "--upload-purge-age", "soon"]) == 1
+    assert "invalid duration for --upload-purge-age" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- manifests
+def _image(media_type: str = mf.DOCKER_MANIFEST, **extra) -> dict:
+    return {"schemaVersion": 2, "mediaType": media_type,
+            "config": {"mediaType": "c", "digest": digest(b"c"), "size": 1},
+            "layers": [{"mediaType": "l", "digest": digest(b"l"), "size": 1}], **extra}
+
+
+def test_manifest_parse_kinds():
+    p = mf.parse(json.dumps(_image()).encode(), mf.DOCKER_MANIFEST)
+    assert p.media_type == mf.DOCKER_MANIFEST and [d.digest for d in p.blobs] == [digest(b"c"), digest(b"l")]
+    doc = _image(mf.OCI_MANIFEST)
+    del doc["mediaType"]
+    assert mf.parse(json.dumps(doc).encode(), "").media_type == mf.OCI_MANIFEST
+    idx = {"schemaVersion": 2, "manifests": [{"mediaType": mf.OCI_MANIFEST, "digest": digest(b"m"), "size": 3}]}
+    p = mf.parse(json.dumps(idx).encode(), mf.OCI_INDEX)
+    assert p.media_type == mf.OCI_INDEX and p.children[0].digest == digest(b"m")
+    foreign = _image()
+    foreign["layers"].append({"mediaType": mf.FOREIGN_LAYERS[0], "digest": digest(b"f"), "size": 1,
+                              "urls": ["https://example.com/f"]})
+    assert len(mf.parse(json.dumps(foreign).encode(), mf.DOCKER_MANIFEST).blobs) == 2
+    sub = _image(mf.OCI_MANIFEST, subject={"mediaType": mf.OCI_MANIFEST, "digest": digest(b"s"), "size": 1})
+    p = mf.parse(json.dumps(sub).encode(), mf.OCI_MANIFEST)
+    assert p.subject.digest == digest(b"s") and p.artifact_type == "c"
+
+
+@pytest.mark.parametrize("body, ctype", [
+    (json.dumps({**_image(), "mediaType": None}), mf.DOCKER_MANIFEST),
+    (json.dumps({"schemaVersion": 1, "name": "x", "tag": "y", "fsLayers": []}), ""),
+    (json.dumps(_image(mf.OCI_MANIFEST, layers=[{"digest": "sha256:zz", "size": 1}])), mf.OCI_MANIFEST),
+    (json.dumps(_image(mf.OCI_MANIFEST, layers=[{"digest": digest(b"l"), "size": -1}])), mf.OCI_MANIFEST),
+    (json.dumps({**_image(), "schemaVersion": 3}), mf.DOCKER_MANIFEST),
+    (json.dumps(_image()), "application/vnd.oci.artifact.manifest.v1+json"),
+    ("[]", mf.OCI_MANIFEST),
+])
+def test_manifest_parse_rejects(body, ctype):
+    with pytest.raises(RegistryError) as exc:
+        mf.parse(body.encode(), ctype)
+    assert exc.value.code == "MANIFEST_INVALID"
+
+
+def test_accept_negotiation_rules():
+    acc = mf.accepted_types([f"{mf.DOCKER_MANIFEST}; q=0.9", "application/json"])
+    assert mf.must_substitute(mf.DOCKER_LIST, acc) and mf.must_substitute(mf.OCI_MANIFEST, acc)
+    assert not mf.must_substitute(mf.DOCKER_MANIFEST, {mf.OCI_MANIFEST})
+    assert not mf.must_substitute(mf.OCI_INDEX, set()) and not mf.must_substitute(mf.OCI_INDEX, {"*/*"})
+
+
+# ---------------------------------------------------------------- auth
+def _authorizer(tmp_path, **kw) -> Authorizer:
+    cfg = RegistryConfig(root=str(tmp_path), token_realm="http://r/token", htpasswd_path="", **kw)
+    return Authorizer(cfg, str(tmp_path))
+
+
+def test_tokens_carry_only_what_the_acl_grants(tmp_path):
+    a = _authorizer(tmp_path, acl=[AclEntry("bob", "team/*", frozenset({"pull"}))])
+    doc = a.issue("bob", parse_scopes(["repository:team/app:pull,push repository:other:pull"]))
+    claims = a.verify(doc["token"])
+    assert claims["sub"] == "bob" and claims["access"] == [{"type": "repository", "name": "team/app",
+                                                            "actions": ["pull"]}]
+    head, body, sig = doc["token"].split(".")
+    forged = json.loads(base64.urlsafe_b64decode(body + "=="))
+    forged["access"][0]["actions"] = ["pull", "push"]
+    fb = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+    assert a.verify(f"{head}.{fb}.{sig}") is None
+    # the secret survives a restart (same root), so tokens stay valid
+    assert _authorizer(tmp_path).verify(doc["token"]) is not None
+    assert os.stat(tmp_path / ".token-secret").st_mode & 0o777 == 0o600
+
+
+def test_expired_token_is_refused(tmp_path):
+    a = _authorizer(tmp_path, token_expiration=-120)
+    assert a.verify(a.issue("bob", [])["token"]) is None
+
+
+def test_authorize_denies_and_challenges(tmp_path):
+    a = _authorizer(tmp_path, acl=[AclEntry("bob", "team/*", frozenset({"pull"})),
+                                   AclEntry("anonymous", "public/*", frozenset({"pull"}))])
+    pull, push = Access("repository", "team/app", ("pull",)), Access("repository", "team/app", ("pull", "push"))
+    token = "Bearer " + a.issue("bob", [push])["token"]
+    assert a.authorize(token, pull) == "bob"
+    with pytest.raises(RegistryError) as exc:
+        a.authorize(token, push)
+    assert exc.value.code == "DENIED" and exc.value.status == 403
+    with pytest.raises(RegistryError) as exc:
+        a.authorize(None, push)
+    assert exc.value.status == 401 and 'scope="repository:team/app:pull,push"' in exc.value.headers["WWW-Authenticate"]
+    assert a.authorize(None, Access("repository", "public/x", ("pull",))) == ""
+
+
+# ---------------------------------------------------------------- gc
+def _put_image(st: Storage, name: str, layer: bytes, tag: str | None) -> str:
+    config = b'{"os":"linux"}'
+    for blob in (config, layer):
+        st.write_blob(digest(blob), blob)
+        st.link_blob(name, digest(blob))
+    doc = json.dumps(_image() | {"config": {"mediaType": "c", "digest": digest(config), "size": len(config)},
+                                 "layers": [{"mediaType": "l", "digest": digest(layer), "size": len(layer)}]}).encode()
+    st.put_manifest(name, digest(doc), mf.DOCKER_MANIFEST, doc, tag, None)
+    return digest(doc)
+
+
+def test_gc_sweeps_unreferenced_blobs_and_optionally_untagged_manifests(tmp_path, capsys):
+    root = str(tmp_path / "reg")
+    st = Storage(root)
+    tagged = _put_image(st, "team/app", b"tagged layer", "v1")
+    untagged = _put_image(st, "team/app", b"untagged layer", None)
+    child = _put_image(st, "team/multi", b"child layer", None)
+    idx = json.dumps({"schemaVersion": 2, "mediaType": mf.OCI_INDEX,
+                      "manifests": [{"mediaType": mf.DOCKER_MANIFEST, "digest": child, "size": 1}]}).encode()
+    st.put_manifest("team/multi", digest(idx), mf.OCI_INDEX, idx, "latest", None)
+    st.write_blob(digest(b"orphan"), b"orphan")
+    st.link_blob("team/app", digest(b"orphan"))
+
+    assert main(["registry", "gc", "--root", root, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"blob eligible for deletion: {digest(b'orphan')}" in out and "would free 6 bytes" in out
+    assert st.blob_size(digest(b"orphan")) == 6
+
+    assert main(["registry", "gc", "--root", root]) == 0
+    capsys.readouterr()
+    assert st.blob_size(digest(b"orphan")) is None
+    assert st.repo_blob_size("team/app", digest(b"orphan")) is None
+    assert st.blob_size(digest(b"untagged layer")) == 14 and st.manifest("team/app", untagged)
+
+    assert main(["registry", "gc", "--root", root, "--delete-untagged"]) == 0
+    assert st.manifest("team/app", untagged) is None and st.blob_size(digest(b"untagged layer")) is None
+    assert st.manifest("team/app", tagged) and st.blob_size(digest(b"tagged layer")) == 12
+    assert st.manifest("team/multi", child) and st.blob_size(digest(b"child layer")) == 11
+    assert st.blob_size(digest(idx)) == len(idx)
+
+
+def test_gc_needs_an_existing_root(capsys, tmp_path):
+    assert main(["registry", "gc", "--root", str(tmp_path / "missing")]) == 1
+    assert "no such directory" in capsys.readouterr().err
