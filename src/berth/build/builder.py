@@ -1,0 +1,331 @@
+"""A build: the Dockerfile's stages planned (target, dependencies, skipped
+stages), independent stages run in parallel, steps numbered and reported as
+docker's legacy builder reports them, the result tagged."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+
+from berth.build import imageconfig as ic
+from berth.build.cache import BuildCache
+from berth.build.context import BuildContext
+from berth.build.rootview import RootView
+from berth.build.state import BUILTIN_ARGS, BuildArgs, BuildOptions, Output, Stage, StageState
+from berth.build.steps import Step, do_arg, do_cmd, do_entrypoint, do_env, do_expose, do_healthcheck, \
+    do_label, do_maintainer, do_onbuild, do_run, do_shell, do_stopsignal, do_user, do_volume, parse_flags
+from berth.build.steps_fs import do_copy, do_workdir
+from berth.errors import ImageNotFound, InvalidParameter, NotImplementedFeature
+from berth.images import reference as refs
+
+log = logging.getLogger("berth.build")
+
+HANDLERS = {
+    "ENV": do_env, "LABEL": do_label, "MAINTAINER": do_maintainer, "EXPOSE": do_expose, "USER": do_user,
+    "VOLUME": do_volume, "STOPSIGNAL": do_stopsignal, "HEALTHCHECK": do_healthcheck, "SHELL": do_shell,
+    "ONBUILD": do_onbuild, "CMD": do_cmd, "ENTRYPOINT": do_entrypoint, "ARG": do_arg, "RUN": do_run,
+    "WORKDIR": do_workdir,
+}
+
+
+def build_root(daemon) -> str:
+    path = os.path.join(daemon.cfg.data_root, "build")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def plan_stages(instructions: list) -> tuple[list, list[Stage]]:
+    """Meta ARGs and the stages, with the stages each one needs (FROM <stage>,
+    COPY --from=<stage>, RUN --mount=from=<stage>)."""
+    meta: list = []
+    stages: list[Stage] = []
+    for inst in instructions:
+        kw = inst.keyword.upper()
+        if kw == "FROM":
+            args = inst.args
+            name = ""
+            if len(args) == 3 and args[1].lower() == "as":
+                name = args[2].lower()
+            elif len(args) != 1:
+                raise InvalidParameter("FROM requires either one or three arguments")
+            stages.append(Stage(len(stages), name, inst, []))
+        elif not stages:
+            if kw != "ARG":
+                raise InvalidParameter("no build stage in current context")
+            meta.append(inst)
+        else:
+            stages[-1].instructions.append(inst)
+    if not stages:
+        raise InvalidParameter("failed to parse Dockerfile: file with no instructions")
+    for st in stages:
+        refs_: list[str] = [st.from_inst.args[0]]
+        for inst in st.instructions:
+            for flag in inst.flags:
+                if flag.startswith("--from="):
+                    refs_.append(flag[7:])
+                elif flag.startswith("--mount="):
+                    for part in flag[8:].split(","):
+                        if part.startswith("from="):
+                            refs_.append(part[5:])
+        for r in refs_:
+            dep = find_stage(stages[: st.index], r)
+            if dep is not None:
+                st.deps.add(dep.index)
+    return meta, stages
+
+
+def find_stage(stages: list[Stage], name: str) -> Stage | None:
+    low = name.lower()
+    for st in stages:
+        if st.name and st.name == low:
+            return st
+    if name.isdigit() and int(name) < len(stages):
+        return stages[int(name)]
+    return None
+
+
+class Builder:
+    def __init__(self, daemon, opts: BuildOptions, output: Output, ctx: BuildContext, escape: str) -> None:
+        from berth.build.shell_lexer import ShellLexer
+
+        self.daemon = daemon
+        self.opts = opts
+        self.output = output
+        self.ctx = ctx
+        self.escape = escape
+        self.lexer = ShellLexer(escape)
+        self.raw_lexer = ShellLexer(escape, raw_quotes=True, raw_escapes=True)
+        self.cache = BuildCache(daemon.md)
+        self.args = BuildArgs(opts.build_args)
+        self.cmd_set: dict[int, bool] = {}
+        self.stages: list[Stage] = []
+        self.results: dict[int, asyncio.Future] = {}
+        self.live_containers: set[str] = set()
+        self.cached_steps = 0
+        self.total_steps = 0
+        self._tmp: str | None = None
+        self._cache_from: dict[tuple[str, str], str] | None = None
+
+    # ------------------------------------------------------------------ helpers for steps
+    def tmp_dir(self) -> str:
+        if self._tmp is None:
+            self._tmp = os.path.join(build_root(self.daemon), "tmp-" + secrets.token_hex(6))
+            os.makedirs(self._tmp)
+        return self._tmp
+
+    def heredoc_file(self, name: str, content: str) -> str:
+        d = os.path.join(self.tmp_dir(), "heredoc-" + secrets.token_hex(4))
+        os.makedirs(d)
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(content)
+        os.chmod(path, 0o644)
+        os.utime(path, (0, 0))
+        return path
+
+    def cache_mount_dir(self, ident: str) -> str:
+        path = os.path.join(build_root(self.daemon), "cache-mounts", hashlib.sha256(ident.encode()).hexdigest()[:32])
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def layer_dirs(self, image_id: str) -> list[str]:
+        if not image_id:
+            return []
+        image = self.daemon.images.get(image_id)
+        return [self.daemon.snaps.layer_diff(c) for c in self.daemon.images.layer_cache_ids(image)]
+
+    def open_view(self, st: StageState) -> RootView:
+        return RootView(self.tmp_dir(), self.layer_dirs(st.image_id))
+
+    def image_for(self, name: str) -> str:
+        """COPY --from / RUN --mount from: an earlier stage's result, or an image."""
+        stage = find_stage(self.stages, name)
+        if stage is not None:
+            fut = self.results.get(stage.index)
+            if fut is None or not fut.done():
+                raise InvalidParameter(f"stage {name} is not built before it is used")
+            return fut.result()
+        image = self.daemon.images.lookup(name)
+        if image is None:
+            raise ImageNotFound(name)
+        return image.id
+
+    def open_view_for(self, name: str) -> RootView:
+        return RootView(self.tmp_dir(), self.layer_dirs(self.image_for(name)))
+
+    def cache_from_hit(self, parent: str, created_by: str) -> str | None:
+        """--cache-from: an image in the given images' ancestry made by the same step on the same parent."""
+        if not self.opts.cache_from:
+            return None
+        if self._cache_from is None:
+            self._cache_from = {}
+            for name in self.opts.cache_from:
+                try:
+                    image = self.daemon.images.lookup(name)
+                except InvalidParameter:
+                    image = None
+                while image is not None:
+                    hist = image.config.get("history") or []
+                    if hist:
+                        self._cache_from.setdefault((image.parent, hist[-1].get("created_by", "")), image.id)
+                    if not image.parent:
+                        break
+                    try:
+                        image = self.daemon.images.get(image.parent)
+                    except ImageNotFound:
+                        break
+        return self._cache_from.get((parent, created_by))
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            from berth.snapshots import mount as m
+
+            for point in m.mounts_under(self._tmp):
+                m.unmount(point, lazy=True)
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    # ------------------------------------------------------------------ the build
+    async def run(self, df) -> str:
+        meta, stages = plan_stages(df.instructions)
+        self.stages = stages
+        for inst in meta:
+            for word in inst.args:
+                name, eq, default = word.partition("=")
+                value = self.lexer.process_word(default, self.args.meta_env()) if eq else None
+                self.args.declare_meta(name, value)
+        if self.opts.target:
+            target = find_stage(stages, self.opts.target)
+            if target is None or not target.name:
+                raise InvalidParameter(f"failed to reach build target {self.opts.target} in Dockerfile")
+        else:
+            target = stages[-1]
+        needed: set[int] = set()
+        todo = [target.index]
+        while todo:
+            i = todo.pop()
+            if i not in needed:
+                needed.add(i)
+                todo += list(stages[i].deps)
+        order = sorted(needed)
+        self._check_platform()
+        labels = sorted(self.opts.labels.items())
+        step = 1
+        for i in order:
+            stages[i].first_step = step
+            step += 1 + len(stages[i].instructions)
+        self.total_steps = step - 1 + len(labels)
+        self.output.set_order(order)
+        loop = asyncio.get_running_loop()
+        for i in order:
+            self.results[i] = loop.create_future()
+        tasks = {i: asyncio.ensure_future(self._stage(stages[i], labels if i == target.index else []))
+                 for i in order}
+        try:
+            await asyncio.gather(*tasks.values())
+        except BaseException:
+            for t in tasks.values():
+                t.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            await self.output.flush_all()
+            raise
+        image_id = self.results[target.index].result()
+        if not image_id:
+            raise InvalidParameter("No image was generated. Is your Dockerfile empty?")
+        unused = self.args.unused()
+        if unused:
+            await self.output.stream(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
+        return image_id
+
+    def _check_platform(self) -> None:
+        from berth.images.store import go_arch
+
+        if self.opts.platform:
+            os_, _, arch = self.opts.platform.lower().partition("/")
+            if os_ != "linux" or (arch and arch.split("/")[0] != go_arch()):
+                raise NotImplementedFeature(f'"{self.opts.platform}": berthd builds for linux/{go_arch()} only')
+
+    async def _stage(self, stage: Stage, labels: list[tuple[str, str]]) -> None:
+        for dep in stage.deps:
+            await asyncio.shield(self.results[dep])
+        idx = stage.index
+        number = stage.first_step
+        st = await self._from(stage, number)
+        number += 1
+        for inst in stage.instructions:
+            await self.output.stream(f"Step {number}/{self.total_steps} : {str(inst)}\n", idx)
+            await self.dispatch(st, inst, number)
+            number += 1
+        for k, v in labels:
+            await self.output.stream(f"Step {number}/{self.total_steps} : LABEL {k}={v}\n", idx)
+            await do_label(Step(self, st, None, number), [(k, v)])
+            number += 1
+        self.results[idx].set_result(st.image_id)
+        await self.output.stage_done(idx)
+
+    async def dispatch(self, st: StageState, inst, number: int | None) -> None:
+        kw = inst.keyword.upper()
+        s = Step(self, st, inst, number)
+        if kw in ("COPY", "ADD"):
+            await do_copy(s, kw == "ADD")
+            return
+        handler = HANDLERS.get(kw)
+        if handler is None:
+            raise InvalidParameter(f"unknown instruction: {inst.keyword}")
+        await handler(s)
+
+    async def _from(self, stage: Stage, number: int) -> StageState:
+        inst = stage.from_inst
+        idx = stage.index
+        await self.output.stream(f"Step {number}/{self.total_steps} : {str(inst)}\n", idx)
+        flags = parse_flags(inst, {"platform"})
+        if "platform" in flags:
+            plat = self.lexer.process_word(flags["platform"][-1], self.args.meta_env())
+            saved, self.opts.platform = self.opts.platform, plat
+            try:
+                self._check_platform()
+            finally:
+                self.opts.platform = saved
+        name = self.lexer.process_word(inst.args[0], self.args.meta_env())
+        if not name:
+            raise InvalidParameter(f"base name ({inst.args[0]}) should not be blank")
+        builtin = {k: v for k, v in self.opts.build_args.items() if k in BUILTIN_ARGS and v is not None}
+        if name.lower() == "scratch":
+            return StageState(stage, "", ic.scratch_doc(), builtin=builtin)
+        prev = find_stage(self.stages[:idx], name)
+        if prev is not None:
+            image_id = await asyncio.shield(self.results[prev.index])
+            image = self.daemon.images.get(image_id) if image_id else None
+        else:
+            if self.opts.pull:
+                raise NotImplementedFeature("--pull: berthd's builder cannot pull base images from a registry; "
+                                            f"build without --pull to use the local {name}")
+            image = self.daemon.images.lookup(name)
+            if image is None:
+                shown = name
+                try:
+                    shown = refs.parse(name).familiar()
+                except InvalidParameter:
+                    pass
+                raise ImageNotFound(shown)
+        if image is None:
+            return StageState(stage, "", ic.scratch_doc(), builtin=builtin)
+        from berth.build.steps import ic_copy
+
+        st = StageState(stage, image.id, ic_copy(image.config), builtin=builtin)
+        triggers = list(st.config.get("OnBuild") or [])
+        st.config["OnBuild"] = None
+        await self.output.stream(f" ---> {image.short_id}\n", idx)
+        if triggers:
+            from berth.build.parser import parse
+
+            await self.output.stream(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n",
+                                     idx)
+            for text in triggers:
+                for trig in parse(text).instructions:
+                    await self.dispatch(st, trig, None)
+        return st

@@ -1,0 +1,296 @@
+"""The build context: the client's tar (plain, gzip, bzip2 or xz) unpacked into
+a private temporary directory, safely, with a content digest per file.
+
+The context is hostile input like a layer tar: names are cleaned lexically
+(`..` may not climb out), every entry is reached by walking its parents with
+`O_NOFOLLOW` from the context root (a symlink planted by an earlier entry is
+never followed), device nodes and FIFOs are refused. Symlinks themselves are
+kept as they are; whoever reads the context (COPY/ADD) resolves them inside
+the context root only (`resolve`).
+
+The digests make the COPY/ADD cache key: equal content and metadata give the
+same key whatever the files' mtimes, as docker's legacy tarsum did.
+"""
+
+from __future__ import annotations
+
+import bz2
+import errno
+import hashlib
+import lzma
+import os
+import shutil
+import stat
+import tarfile
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from isal import igzip
+
+from berth.errors import InvalidParameter
+from berth.images.layer_tar import clean_parts
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHUNK = 1 << 20
+MAX_SYMLINK_HOPS = 40
+
+
+@dataclass
+class Entry:
+    """One context path (relative, '/'-separated, no leading './')."""
+    path: str
+    kind: str          # "f" file, "d" directory, "l" symlink
+    mode: int          # permission bits (and setuid/setgid/sticky)
+    size: int
+    mtime: int
+    linkname: str = ""
+    digest: str = ""   # sha256 hex of a file's content
+
+
+class _Reader:
+    """A file object over a raw stream, with the first bytes peeked back."""
+
+    def __init__(self, prefix: bytes, raw: BinaryIO) -> None:
+        self.prefix = prefix
+        self.raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self.prefix:
+            if n is None or n < 0:
+                out, self.prefix = self.prefix + self.raw.read(), b""
+                return out
+            out, self.prefix = self.prefix[:n], self.prefix[n:]
+            return out
+        return self.raw.read(n)
+
+    def readable(self) -> bool:
+        return True
+
+
+def decompressed(raw: BinaryIO) -> BinaryIO:
+    """The context stream, decompressed as its magic bytes say (docker accepts all four)."""
+    magic = b""
+    while len(magic) < 6:
+        chunk = raw.read(6 - len(magic))
+        if not chunk:
+            break
+        magic += chunk
+    src = _Reader(magic, raw)
+    if magic.startswith(b"\x1f\x8b"):
+        return igzip.IGzipFile(fileobj=src, mode="rb")  # type: ignore[arg-type,return-value]
+    if magic.startswith(b"BZh"):
+        return bz2.BZ2File(src)  # type: ignore[arg-type,return-value]
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(src)  # type: ignore[arg-type,return-value]
+    return src  # type: ignore[return-value]
+
+
+class BuildContext:
+    """An unpacked context under `root`; `close()` removes it."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.entries: dict[str, Entry] = {}
+        self.size = 0
+
+    # ------------------------------------------------------------ intake
+    def extract(self, stream: BinaryIO) -> None:
+        """Unpack a tar stream (blocking: run it in a thread)."""
+        root_fd = os.open(self.root, _DIR_FLAGS)
+        dirs: dict[tuple[str, ...], int] = {(): root_fd}
+        try:
+            try:
+                tar = tarfile.open(fileobj=decompressed(stream), mode="r|")
+            except (tarfile.TarError, OSError, EOFError) as e:
+                raise InvalidParameter(f"failed to read the build context: {e}") from None
+            try:
+                for info in tar:
+                    self._member(tar, info, dirs)
+            except (tarfile.TarError, EOFError, lzma.LZMAError, OSError) as e:
+                if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+                    raise
+                raise InvalidParameter(f"failed to read the build context: {e}") from None
+        finally:
+            for fd in dirs.values():
+                os.close(fd)
+
+    def _dir(self, dirs: dict[tuple[str, ...], int], parts: tuple[str, ...], name: str) -> int:
+        fd = dirs.get(parts)
+        if fd is not None:
+            return fd
+        parent = self._dir(dirs, parts[:-1], name)
+        try:
+            fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            os.mkdir(parts[-1], 0o755, dir_fd=parent)
+            fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=parent)
+            rel = "/".join(parts)
+            self.entries.setdefault(rel, Entry(rel, "d", 0o755, 0, 0))
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise InvalidParameter(f'invalid build context entry "{name}": a parent is not a directory '
+                                       "(a symlink or file); refusing to follow it") from None
+            raise
+        dirs[parts] = fd
+        return fd
+
+    def _member(self, tar: tarfile.TarFile, info: tarfile.TarInfo, dirs: dict) -> None:
+        parts = clean_parts(info.name)
+        if parts is None:
+            raise InvalidParameter(f'invalid build context entry "{info.name}": path is outside of the context')
+        if not parts:
+            return  # "./" itself
+        rel = "/".join(parts)
+        parent = self._dir(dirs, parts[:-1], info.name)
+        name = parts[-1]
+        mode = info.mode & 0o7777
+        if info.isdir():
+            try:
+                os.mkdir(name, 0o755, dir_fd=parent)
+            except FileExistsError:
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                if not stat.S_ISDIR(st.st_mode):
+                    _remove_at(parent, name)
+                    os.mkdir(name, 0o755, dir_fd=parent)
+            self.entries[rel] = Entry(rel, "d", mode, 0, int(info.mtime))
+            return
+        if (parts in dirs):
+            os.close(dirs.pop(parts))
+        _remove_at(parent, name)
+        if info.isreg():
+            fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
+            sha = hashlib.sha256()
+            src = tar.extractfile(info)
+            try:
+                with open(fd, "wb", buffering=0, closefd=True) as f:
+                    assert src is not None
+                    while True:
+                        chunk = src.read(_CHUNK)
+                        if not chunk:
+                            break
+                        sha.update(chunk)
+                        f.write(chunk)
+            finally:
+                if src is not None:
+                    src.close()
+            _fchmod_at(parent, name, mode)
+            self.entries[rel] = Entry(rel, "f", mode, info.size, int(info.mtime), digest=sha.hexdigest())
+            self.size += info.size
+        elif info.issym():
+            os.symlink(info.linkname, name, dir_fd=parent)
+            self.entries[rel] = Entry(rel, "l", 0o777, 0, int(info.mtime), linkname=info.linkname)
+        elif info.islnk():
+            target = clean_parts(info.linkname)
+            if target is None or not target or "/".join(target) not in self.entries \
+                    or self.entries["/".join(target)].kind != "f":
+                raise InvalidParameter(f'invalid build context entry "{info.name}": hard link to '
+                                       f'"{info.linkname}", which is not a file of the context')
+            src_parent = self._dir(dirs, target[:-1], info.linkname)
+            os.link(target[-1], name, src_dir_fd=src_parent, dst_dir_fd=parent, follow_symlinks=False)
+            other = self.entries["/".join(target)]
+            self.entries[rel] = Entry(rel, "f", other.mode, other.size, other.mtime, digest=other.digest)
+        else:
+            raise InvalidParameter(f'invalid build context entry "{info.name}": device nodes, FIFOs and '
+                                   "sockets are not allowed in a build context")
+
+    def set_times(self) -> None:
+        """Give every entry the mtime its tar header carried (directories last:
+        writing into one changes its mtime)."""
+        for e in sorted(self.entries.values(), key=lambda e: e.path.count("/"), reverse=True):
+            try:
+                os.utime(os.path.join(self.root, e.path), ns=(e.mtime * 10**9, e.mtime * 10**9),
+                         follow_symlinks=False)
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------ .dockerignore, daemon side
+    def apply_ignore(self, keep: set[str]) -> None:
+        """Drop what the context's .dockerignore excludes (a client may not have
+        applied it); the Dockerfile and .dockerignore themselves stay readable."""
+        try:
+            with open(os.path.join(self.root, ".dockerignore"), "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return
+        from berth.build.dockerignore import IgnoreMatcher, read_patterns
+
+        matcher = IgnoreMatcher(read_patterns(text))
+        doomed = [p for p in sorted(self.entries) if p not in keep and matcher.matches(p)]
+        for p in doomed:
+            e = self.entries.get(p)
+            if e is None:
+                continue
+            full = os.path.join(self.root, p)
+            if e.kind == "d":
+                # A directory goes only if nothing below it was re-included by an exception.
+                below = [q for q in self.entries if q.startswith(p + "/") and q not in doomed]
+                if below:
+                    continue
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(full)
+                except OSError:
+                    pass
+            del self.entries[p]
+
+    # ------------------------------------------------------------ reading
+    def resolve(self, path: str, follow_last: bool = True) -> str | None:
+        """A context path with symlinks resolved inside the context root (as
+        docker scopes them: an absolute link target is relative to the root,
+        `..` stops at the root). Returns the relative path, "" for the root,
+        or None if it does not exist."""
+        parts = list(clean_parts("/" + path) or ())
+        done: list[str] = []
+        hops = 0
+        while parts:
+            name = parts.pop(0)
+            rel = "/".join([*done, name])
+            e = self.entries.get(rel)
+            if e is None:
+                if not os.path.lexists(os.path.join(self.root, rel)):
+                    return None
+                done.append(name)
+                continue
+            if e.kind == "l" and (parts or follow_last):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    return None
+                target = e.linkname
+                base = [] if target.startswith("/") else list(done)
+                merged = clean_parts("/" + "/".join([*base, target])) or ()
+                parts = [*merged, *parts]
+                done = []
+                continue
+            done.append(name)
+        return "/".join(done)
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _remove_at(dir_fd: int, name: str) -> None:
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        try:
+            path = f"/proc/self/fd/{fd}"
+            for child in os.listdir(path):
+                _remove_at(fd, child)
+        finally:
+            os.close(fd)
+        os.rmdir(name, dir_fd=dir_fd)
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _fchmod_at(dir_fd: int, name: str, mode: int) -> None:
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
