@@ -98,5 +98,8 @@ def make_app(daemon) -> web.Application:
     images.routes(add)
     volumes.routes(add)
     networks.routes(add)
+    from berth.api import build as build_api  # the builder's routes (POST /build, /build/prune, /session)
+
+    build_api.routes(add)
     unsupported.routes(add)
     return app
