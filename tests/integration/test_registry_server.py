@@ -654,3 +654,35 @@ def test_skopeo_copies_an_image_in_and_back_out_byte_identical(srv, busybox_tar)
     assert blobs(src) == blobs(back)
     r = srv.sb.nsenter(["skopeo", "inspect", "--tls-verify=false", "docker://127.0.0.1:5000/team/busybox:1"])
     assert r.returncode == 0 and json.loads(r.stdout)["Layers"]
+
+
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
+def test_skopeo_follows_the_bearer_token_dance(env, htpasswd, busybox_tar):
+    sb, dialer = env
+    cfg = os.path.join(sb.dir, "token-skopeo.yml")
+    with open(cfg, "w") as f:
+        f.write(f"""auth:
+  htpasswd: {{path: {htpasswd}}}
+  token: {{realm: "http://127.0.0.1:5004/token", service: skopeo-test}}
+  acl:
+    - {{account: alice, name: "*", actions: [pull, push]}}
+    - {{account: reader, name: "*", actions: [pull]}}
+""")
+    s = Server(sb, dialer, 5004, os.path.join(sb.dir, "token-skopeo"), "--config", cfg)
+    src = os.path.join(sb.dir, "oci-token")
+    try:
+        _oci_layout(src, busybox_tar)
+        dest = "docker://127.0.0.1:5004/team/app:v1"
+        r = sb.nsenter(["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
+                        "--dest-creds", "reader:readonly", f"oci:{src}:latest", dest], timeout=120)
+        assert r.returncode != 0 and "denied" in r.stderr.lower(), r.stderr
+        r = sb.nsenter(["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
+                        "--dest-creds", "alice:wrong", f"oci:{src}:latest", dest], timeout=120)
+        assert r.returncode != 0 and ("unauthorized" in r.stderr.lower() or "401" in r.stderr), r.stderr
+        r = sb.nsenter(["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
+                        "--dest-creds", "alice:wonder", f"oci:{src}:latest", dest], timeout=120)
+        assert r.returncode == 0, r.stderr + s.log_text()
+        r = sb.nsenter(["skopeo", "inspect", "--tls-verify=false", "--creds", "reader:readonly", dest])
+        assert r.returncode == 0 and json.loads(r.stdout)["Layers"], r.stderr
+    finally:
+        s.stop()
