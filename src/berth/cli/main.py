@@ -16,6 +16,7 @@ from .flags import FlagError, FlagSet, HelpRequested
 _C = {
     "attach": ("cmd_attach", "attach_command", "Attach local standard input, output, and error streams to a running container"),
     "commit": ("cmd_commit", "commit_command", "Create a new image from a container's changes"),
+    "compose": ("cmd_compose", "compose_command", "Docker Compose"),
     "cp": ("cmd_cp", "cp_command", "Copy files/folders between a container and the local filesystem"),
     "create": ("cmd_run", "create_command", "Create a new container"),
     "diff": ("cmd_commit", "diff_command", "Inspect changes to files or directories on a container's filesystem"),

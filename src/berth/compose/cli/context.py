@@ -1,0 +1,105 @@
+"""What every compose subcommand needs: the project (loaded once, lazily), the engine
+client, the progress printer and docker compose's error conventions."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ...cli.command import Cli
+from ..errors import ComposeError
+from ..model import Project
+
+
+class ComposeContext:
+    def __init__(self, cli: Cli, g: Any) -> None:
+        self.cli = cli
+        self.g = g
+        self._project: Project | None = None
+        self._engine: Any = None
+        self._progress: Any = None
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.g.get("dry_run"))
+
+    def project(self, services: list[str] | None = None, interpolate: bool = True,
+                require: bool = True) -> Project:
+        if self._project is None:
+            import os
+
+            from ..loader.project import ProjectOptions, load_project
+
+            g = self.g
+            stdin_text = None
+            files = list(g.get("file") or [])
+            if "-" in files:
+                stdin_text = self.cli.stdin.read()
+                if isinstance(stdin_text, bytes):
+                    stdin_text = stdin_text.decode()
+            opts = ProjectOptions(
+                files=files, project_name=g.get("project_name") or "",
+                project_directory=g.get("project_directory") or "",
+                env_files=list(g.get("env_file") or []), profiles=list(g.get("profile") or []),
+                services=list(services or []), environ=dict(os.environ), interpolate=interpolate,
+                stdin_text=stdin_text)
+            self._project = load_project(opts)
+            for w in self._project.warnings:
+                self.cli.err.write(f"WARN[0000] {w}\n")
+        return self._project
+
+    def project_name(self) -> str:
+        """The project name, also when there is no compose file (`down -p x`, `ps -p x`)."""
+        if self.g.get("project_name") and not self.g.get("file"):
+            from ..loader.project import check_project_name
+
+            try:
+                return self.project().name
+            except ComposeError:
+                return check_project_name(self.g.project_name)
+        return self.project().name
+
+    def engine(self) -> Any:
+        if self._engine is None:
+            from ..engine import Engine
+
+            self._engine = Engine(self.cli.host, self.cli.tls)
+        return self._engine
+
+    def progress(self) -> Any:
+        if self._progress is None:
+            from ..progress import Progress
+
+            mode = self.g.get("progress") or "auto"
+            if mode not in ("auto", "tty", "plain", "json", "quiet"):
+                raise ComposeError(f'unsupported --progress value "{mode}"')
+            if mode == "json":
+                mode = "plain"
+            if self.g.get("ansi") == "never" and mode == "auto":
+                mode = "plain"
+            self._progress = _progress(self.cli.err, mode, self.dry_run)
+        return self._progress
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+    def services(self, names: list[str]) -> list[str]:
+        project = self.project(services=names)
+        for n in names:
+            if n not in project.services and n not in project.disabled:
+                raise ComposeError(f"no such service: {n}")
+        return names or list(project.services)
+
+
+def _progress(out: Any, mode: str, dry_run: bool) -> Any:
+    from ..progress import Progress
+
+    return Progress(out, mode, dry_run)
+
+
+def stdout_isatty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,301 @@
+"""A service's normalised config → docker's ContainerCreate body (what docker compose v2
+sends), plus the config hash and labels that let `up` recognise an unchanged container."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from . import engine as L
+from .loader.shortsyntax import duration_ns
+from .model import Project, Service
+
+# Keys that never change the container: they do not enter the hash.
+_NOT_HASHED = ("build", "pull_policy", "scale", "profiles", "depends_on", "develop")
+
+
+def hashed_config(svc: Service) -> dict:
+    cfg = {k: v for k, v in svc.config.items() if k not in _NOT_HASHED}
+    deploy = dict(cfg.get("deploy") or {})
+    if deploy:
+        deploy.pop("replicas", None)
+        cfg["deploy"] = deploy
+        if not deploy:
+            del cfg["deploy"]
+    return cfg
+
+
+def config_hash(svc: Service) -> str:
+    data = json.dumps(hashed_config(svc), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def container_name(project: Project, svc: Service, number: int, oneoff: bool = False) -> str:
+    if svc.config.get("container_name") and not oneoff:
+        return svc.config["container_name"]
+    return f"{project.name}-{svc.name}-{number}"
+
+
+def _depends_label(svc: Service) -> str:
+    parts = []
+    for dep, spec in svc.depends_on.items():
+        parts.append(f"{dep}:{spec.get('condition', 'service_started')}:{str(bool(spec.get('restart', False))).lower()}")
+    return ",".join(parts)
+
+
+def labels(project: Project, svc: Service, number: int, image_id: str, chash: str,
+           oneoff: bool = False) -> dict[str, str]:
+    out = dict(svc.config.get("labels") or {})
+    out.update({
+        L.PROJECT: project.name,
+        L.SERVICE: svc.name,
+        L.NUMBER: str(number),
+        L.ONEOFF: "True" if oneoff else "False",
+        L.WORKING_DIR: project.working_dir,
+        L.CONFIG_FILES: ",".join(project.config_files),
+        L.CONFIG_HASH: chash,
+        L.DEPENDS_ON: _depends_label(svc),
+        L.IMAGE: image_id,
+        L.VERSION: L.COMPOSE_VERSION,
+        L.BERTH_CONFIG: json.dumps(hashed_config(svc), sort_keys=True, separators=(",", ":")),
+    })
+    return out
+
+
+def _ns(value: Any) -> int:
+    return duration_ns(value, "duration")
+
+
+def _healthcheck(hc: dict) -> dict:
+    out: dict[str, Any] = {"Test": hc.get("test") or []}
+    for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
+                     ("start_interval", "StartInterval")):
+        if hc.get(key) is not None:
+            out[api] = _ns(hc[key])
+    if hc.get("retries") is not None:
+        out["Retries"] = int(hc["retries"])
+    return out
+
+
+def _restart(policy: str | None) -> dict:
+    if not policy or policy == "no":
+        return {"Name": "no"}
+    name, _, count = policy.partition(":")
+    out: dict[str, Any] = {"Name": name}
+    if count:
+        out["MaximumRetryCount"] = int(count)
+    return out
+
+
+def _mount(project: Project, vol: dict) -> dict:
+    kind = vol["type"]
+    m: dict[str, Any] = {"Type": kind, "Target": vol["target"]}
+    if vol.get("read_only"):
+        m["ReadOnly"] = True
+    if kind == "volume":
+        src = vol.get("source")
+        if src:
+            m["Source"] = project.volumes[src].name if src in project.volumes else src
+        if (vol.get("volume") or {}).get("nocopy"):
+            m["VolumeOptions"] = {"NoCopy": True}
+    elif kind == "bind":
+        m["Source"] = vol["source"]
+        bind = vol.get("bind") or {}
+        if bind.get("propagation"):
+            m["BindOptions"] = {"Propagation": bind["propagation"]}
+        if bind.get("create_host_path") and not os.path.exists(vol["source"]):
+            os.makedirs(vol["source"], exist_ok=True)
+    elif kind == "tmpfs":
+        opts = vol.get("tmpfs") or {}
+        t: dict[str, Any] = {}
+        if opts.get("size") is not None:
+            from .loader.shortsyntax import size_bytes
+
+            t["SizeBytes"] = size_bytes(opts["size"], "tmpfs.size")
+        if opts.get("mode") is not None:
+            t["Mode"] = int(str(opts["mode"]), 8) if isinstance(opts["mode"], str) else int(opts["mode"])
+        if t:
+            m["TmpfsOptions"] = t
+    return m
+
+
+def _file_mounts(project: Project, svc: Service) -> list[dict]:
+    """File-based secrets and configs, bind-mounted read-only as docker compose does."""
+    out = []
+    for kind, table, default_dir in (("secrets", project.secrets, "/run/secrets/"),
+                                     ("configs", project.configs, "/")):
+        for ref in svc.config.get(kind) or []:
+            item = table[ref["source"]].config
+            if not item.get("file"):
+                from .errors import ComposeError
+
+                raise ComposeError(f'{kind[:-1]} "{ref["source"]}": only file-based {kind} are supported')
+            target = ref.get("target") or ref["source"]
+            if not target.startswith("/"):
+                target = default_dir + target
+            out.append({"Type": "bind", "Source": item["file"], "Target": target, "ReadOnly": True})
+    return out
+
+
+def network_name(project: Project, key: str) -> str:
+    return project.networks[key].name if key in project.networks else key
+
+
+def endpoint(project: Project, svc: Service, key: str, cname: str) -> dict:
+    cfg = svc.networks.get(key) or {}
+    aliases = [svc.name] + [a for a in (cfg.get("aliases") or []) if a != svc.name]
+    ep: dict[str, Any] = {"Aliases": aliases}
+    ipam = {}
+    if cfg.get("ipv4_address"):
+        ipam["IPv4Address"] = cfg["ipv4_address"]
+    if cfg.get("ipv6_address"):
+        ipam["IPv6Address"] = cfg["ipv6_address"]
+    if ipam:
+        ep["IPAMConfig"] = ipam
+    if cfg.get("mac_address"):
+        ep["MacAddress"] = cfg["mac_address"]
+    return ep
+
+
+def sorted_networks(svc: Service) -> list[str]:
+    """Networks by priority (highest first), then name, as compose connects them."""
+    nets = svc.networks
+    return sorted(nets, key=lambda k: (-int((nets[k] or {}).get("priority", 0)), k))
+
+
+def create_body(project: Project, svc: Service, number: int, image_id: str, chash: str,
+                oneoff: bool = False, command: list[str] | None = None) -> dict:
+    c = svc.config
+    cname = container_name(project, svc, number, oneoff)
+    env = [f"{k}={v}" for k, v in (c.get("environment") or {}).items() if v is not None]
+    config: dict[str, Any] = {
+        "Hostname": c.get("hostname", ""),
+        "Domainname": c.get("domainname", ""),
+        "User": c.get("user", ""),
+        "Tty": bool(c.get("tty")),
+        "OpenStdin": bool(c.get("stdin_open")),
+        "Env": env,
+        "Image": c["image"],
+        "WorkingDir": c.get("working_dir", ""),
+        "Labels": labels(project, svc, number, image_id, chash, oneoff),
+    }
+    if command is not None:
+        config["Cmd"] = command
+    elif c.get("command") is not None:
+        config["Cmd"] = c["command"]
+    if c.get("entrypoint") is not None:
+        config["Entrypoint"] = c["entrypoint"]
+    exposed = {}
+    for p in c.get("ports") or []:
+        exposed[f"{p['target']}/{p.get('protocol', 'tcp')}"] = {}
+    for e in c.get("expose") or []:
+        port, _, proto = str(e).partition("/")
+        exposed[f"{port}/{proto or 'tcp'}"] = {}
+    if exposed:
+        config["ExposedPorts"] = exposed
+    if c.get("stop_signal"):
+        config["StopSignal"] = c["stop_signal"]
+    if c.get("stop_grace_period") is not None:
+        config["StopTimeout"] = _ns(c["stop_grace_period"]) // 1_000_000_000
+    if c.get("healthcheck"):
+        config["Healthcheck"] = _healthcheck(c["healthcheck"])
+    if c.get("mac_address"):
+        config["MacAddress"] = c["mac_address"]
+
+    host: dict[str, Any] = {
+        "RestartPolicy": _restart(c.get("restart")),
+        "Privileged": bool(c.get("privileged")),
+        "ReadonlyRootfs": bool(c.get("read_only")),
+    }
+    mounts = [_mount(project, v) for v in c.get("volumes") or []] + _file_mounts(project, svc)
+    if mounts:
+        host["Mounts"] = mounts
+    if c.get("tmpfs"):
+        tmpfs = {}
+        for t in c["tmpfs"]:
+            path, _, opts = t.partition(":")
+            tmpfs[path] = opts
+        host["Tmpfs"] = tmpfs
+    bindings: dict[str, list] = {}
+    for p in c.get("ports") or []:
+        key = f"{p['target']}/{p.get('protocol', 'tcp')}"
+        bindings.setdefault(key, []).append({"HostIp": p.get("host_ip", ""), "HostPort": str(p.get("published", ""))})
+    if bindings:
+        host["PortBindings"] = bindings
+    if c.get("init") is not None:
+        host["Init"] = bool(c["init"])
+    for key, api in (("cap_add", "CapAdd"), ("cap_drop", "CapDrop"), ("security_opt", "SecurityOpt"),
+                     ("extra_hosts", "ExtraHosts"), ("dns", "Dns"), ("dns_search", "DnsSearch"),
+                     ("dns_opt", "DnsOptions"), ("group_add", "GroupAdd")):
+        if c.get(key):
+            host[api] = list(c[key])
+    if c.get("ulimits"):
+        host["Ulimits"] = [{"Name": n, "Soft": v["soft"], "Hard": v["hard"]} for n, v in c["ulimits"].items()]
+    limits = ((c.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+    reservations = ((c.get("deploy") or {}).get("resources") or {}).get("reservations") or {}
+    memory = c.get("mem_limit") or limits.get("memory")
+    if memory:
+        host["Memory"] = int(memory)
+    if c.get("mem_reservation") or reservations.get("memory"):
+        host["MemoryReservation"] = int(c.get("mem_reservation") or reservations.get("memory"))
+    if c.get("memswap_limit"):
+        host["MemorySwap"] = int(c["memswap_limit"])
+    cpus = c.get("cpus") or limits.get("cpus")
+    if cpus:
+        host["NanoCpus"] = int(float(cpus) * 1e9)
+    if c.get("pids_limit") or limits.get("pids"):
+        host["PidsLimit"] = int(c.get("pids_limit") or limits.get("pids"))
+    if c.get("shm_size"):
+        host["ShmSize"] = int(c["shm_size"])
+    if c.get("cpu_shares"):
+        host["CpuShares"] = int(c["cpu_shares"])
+    if c.get("oom_score_adj") is not None:
+        host["OomScoreAdj"] = int(c["oom_score_adj"])
+    if c.get("sysctls"):
+        host["Sysctls"] = dict(c["sysctls"])
+    if c.get("logging"):
+        host["LogConfig"] = {"Type": c["logging"].get("driver", "json-file"),
+                             "Config": {k: str(v) for k, v in (c["logging"].get("options") or {}).items()}}
+    for key, api in (("ipc", "IpcMode"), ("pid", "PidMode")):
+        v = c.get(key)
+        if v:
+            host[api] = f"container:{project.name}-{v[8:]}-1" if v.startswith("service:") else v
+    if c.get("volumes_from"):
+        vf = []
+        for item in c["volumes_from"]:
+            if item.startswith("container:"):
+                vf.append(item[len("container:"):])
+            else:
+                name, _, mode = item.partition(":")
+                target = project.services[name] if name in project.services else None
+                cn = container_name(project, target, 1) if target else name
+                vf.append(f"{cn}:{mode}" if mode else cn)
+        host["VolumesFrom"] = vf
+    if c.get("links"):
+        links = []
+        for link in c["links"]:
+            name, _, alias = link.partition(":")
+            target = project.services.get(name)
+            cn = container_name(project, target, 1) if target else name
+            links.append(f"{cn}:{alias or name}")
+        host["Links"] = links
+    networking: dict[str, Any] = {}
+    mode = c.get("network_mode")
+    if mode:
+        if mode.startswith("service:"):
+            dep = project.services.get(mode[8:])
+            mode = f"container:{container_name(project, dep, 1) if dep else mode[8:]}"
+        host["NetworkMode"] = mode
+    else:
+        nets = sorted_networks(svc)
+        if nets:
+            first = nets[0]
+            host["NetworkMode"] = network_name(project, first)
+            networking = {"EndpointsConfig": {network_name(project, first): endpoint(project, svc, first, cname)}}
+    body = dict(config)
+    body["HostConfig"] = host
+    if networking:
+        body["NetworkingConfig"] = networking
+    return body
