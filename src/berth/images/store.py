@@ -253,9 +253,11 @@ class ImageStore:
             ref = str(refs.parse(name))
             containers = users(image.id)
             running = [c for c, r in containers if r]
-            if len(image.refs) > 1 or (force and running):
-                self._untag(ref)
-                return [{"Untagged": refs.parse(ref).familiar()}]
+            left, dropped = self._refs_left_after(ref, image)
+            if left or (force and running):
+                for r in [ref, *dropped]:
+                    self._untag(r)
+                return [{"Untagged": refs.parse(r).familiar()} for r in [ref, *dropped]]
             if containers and not force:
                 raise Conflict(f'conflict: unable to remove repository reference "{name}" (must force) - '
                                f"container {containers[0][0][:12]} is using its referenced image {image.short_id}")
@@ -280,6 +282,19 @@ class ImageStore:
         self.blobs.delete(image.id)
         self.gc_layers()
         return deleted
+
+    def _refs_left_after(self, ref: str, image: Image) -> tuple[list[str], list[str]]:
+        """(references left, digest references dropped) when `ref` is untagged: as docker,
+        removing a repository's last tag also removes that repository's digest references."""
+        parsed = refs.parse(ref)
+        rest = [r for r in image.refs if r != ref]
+        if parsed.digest:
+            return rest, []
+        others = [refs.parse(r) for r in rest]
+        if any(o.name == parsed.name and not o.digest for o in others):
+            return rest, []
+        dropped = [r for r, o in zip(rest, others) if o.digest and o.name == parsed.name]
+        return [r for r in rest if r not in dropped], dropped
 
     def _names_reference(self, name: str, image: Image) -> bool:
         try:
