@@ -11,8 +11,16 @@ instruction as buildkit's instructions package does (checks.py): unknown
 instructions, argument counts, unknown flags, HEALTHCHECK options, ...
 """
 
-from berth.build.parser.checks import check_instruction, group_stages, Stage, ParsedFlags, parse_flags
+from berth.build.parser.checks import (
+    ParsedFlags,
+    Stage,
+    check_instruction,
+    group_stages,
+    onbuild_trigger,
+    parse_flags,
+)
 from berth.build.parser.core import parse_ast
+from berth.build.parser.expand import expand_instruction
 from berth.build.parser.model import Dockerfile, DockerfileParseError, Heredoc, Instruction
 
 __all__ = [
@@ -27,6 +35,8 @@ __all__ = [
     "parse_flags",
     "group_stages",
     "check_instruction",
+    "expand_instruction",
+    "onbuild_trigger",
 ]
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "parse_duration",
     "instruction_error",
     "FLAG_SPECS",
+    "onbuild_trigger",
 ]
 
 # flag name -> kind: "string", "bool" or "strings" (repeatable)
@@ -354,3 +355,13 @@ def group_stages(df: Dockerfile) -> tuple[list[Instruction], list[Stage]]:
         else:
             stages[-1].instructions.append(ins)
     return meta, stages
+
+
+def onbuild_trigger(ins: Instruction) -> str:
+    """The ONBUILD trigger as docker stores it in the image config
+    (`OnBuild`): the instruction text without `ONBUILD`, heredoc bodies
+    and terminators appended on their own lines."""
+    text = re.sub(r"(?i)^\s*ONBUILD\s*", "", ins.original, count=1)
+    for doc in ins.heredocs:
+        text += "\n" + doc.content + doc.name
+    return text

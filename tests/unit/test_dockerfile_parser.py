@@ -1,0 +1,384 @@
+"""The Dockerfile parser against buildkit's conformance data
+(specs/dockerfile-parser-cases) and docker's error messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from berth.build.parser import (
+    DockerfileParseError,
+    Heredoc,
+    expand_instruction,
+    group_stages,
+    onbuild_trigger,
+    parse,
+    parse_ast,
+    parse_flags,
+)
+from berth.build.parser.checks import parse_duration
+from berth.build.parser.goquote import go_quote
+from specs import SPECS_DIR
+
+CASES = SPECS_DIR / "dockerfile-parser-cases"
+POSITIVE = sorted(p.name for p in (CASES / "testfiles").iterdir())
+NEGATIVE = sorted(p.name for p in (CASES / "testfiles-negative").iterdir())
+
+
+def _read(path) -> str:
+    return path.read_bytes().decode("utf-8")
+
+
+def test_case_counts():
+    assert len(POSITIVE) == 33
+    assert len(NEGATIVE) == 4
+
+
+@pytest.mark.parametrize("case", POSITIVE)
+def test_dump_matches_buildkit(case):
+    text = _read(CASES / "testfiles" / case / "Dockerfile")
+    expected = _read(CASES / "testfiles" / case / "result")
+    # parser level only: some files use flags/instructions the build refuses
+    df = parse_ast(text)
+    assert df.dump() + "\n" == expected
+
+
+@pytest.mark.parametrize("case", NEGATIVE)
+def test_negative_cases_fail(case):
+    text = _read(CASES / "testfiles-negative" / case / "Dockerfile")
+    with pytest.raises(DockerfileParseError):
+        parse(text)
+
+
+def test_negative_messages():
+    with pytest.raises(DockerfileParseError) as e:
+        parse("")
+    assert str(e.value) == "the Dockerfile (Dockerfile) cannot be empty"
+    with pytest.raises(DockerfileParseError) as e:
+        parse("# Hello\n# only comments\n\n")
+    assert str(e.value) == "failed to parse Dockerfile: file with no instructions"
+    with pytest.raises(DockerfileParseError) as e:
+        parse("FROM busybox\n\nENV PATH\n")
+    assert str(e.value) == "failed to parse Dockerfile: ENV must have two arguments"
+    assert e.value.line == 3
+    with pytest.raises(DockerfileParseError) as e:
+        parse('CMD [ "echo", [ "nested json" ] ]')
+    assert e.value.reason == (
+        "when using JSON array syntax, arrays must be comprised of strings only"
+    )
+
+
+def test_line_numbers():
+    spec = json.loads(_read(CASES / "testfile-line" / "expected.json"))
+    df = parse(_read(CASES / "testfile-line" / spec["dockerfile"]))
+    assert (df.start_line, df.end_line) == (spec["ast"]["start_line"], spec["ast"]["end_line"])
+    assert len(df.instructions) == spec["ast"]["children"]
+    assert [[i.start_line, i.end_line] for i in df.instructions] == spec["children_line_ranges"]
+
+
+# -- errors ------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text,line,message",
+    [
+        ("FROM busybox\nRUN true\n\nRUNN echo\n", 4,
+         "dockerfile parse error on line 4: unknown instruction: RUNN (did you mean RUN?)"),
+        ("FROM busybox\nfrobnicate x\n", 2,
+         "dockerfile parse error on line 2: unknown instruction: frobnicate"),
+        ("from busybox\ncopyy a b\n", 2,
+         "dockerfile parse error on line 2: unknown instruction: copyy (did you mean copy?)"),
+        ("FROM a b", 1, "dockerfile parse error on line 1: FROM requires either one or three arguments"),
+        ("FROM a AS 1st", 1, 'dockerfile parse error on line 1: invalid name for build stage: '
+         '"1st", name can\'t start with a number or contain symbols'),
+        ("FROM a\nCOPY only", 2, "dockerfile parse error on line 2: COPY requires at least two "
+         "arguments, but only one was provided. Destination could not be determined."),
+        ("FROM a\nCOPY --nope=1 a b", 2, "dockerfile parse error on line 2: Unknown flag: nope"),
+        ("FROM a\nCOPY --from a b", 2, "dockerfile parse error on line 2: Missing a value on flag: from"),
+        ("FROM a\nCOPY --link=maybe a b", 2,
+         "dockerfile parse error on line 2: Expecting boolean value for flag link, not: maybe"),
+        ("FROM a\nSHELL sh -c", 2,
+         "dockerfile parse error on line 2: SHELL requires the arguments to be in JSON form"),
+        ("FROM a\nONBUILD ONBUILD RUN x", 2, "dockerfile parse error on line 2: "
+         "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
+        ("FROM a\nONBUILD FROM b", 2,
+         "dockerfile parse error on line 2: FROM isn't allowed as an ONBUILD trigger"),
+        ("FROM a\nHEALTHCHECK FOO x", 2,
+         'dockerfile parse error on line 2: Unknown type "FOO" in HEALTHCHECK (try CMD)'),
+        ("FROM a\nHEALTHCHECK NONE x", 2,
+         "dockerfile parse error on line 2: HEALTHCHECK NONE takes no arguments"),
+        ("FROM a\nHEALTHCHECK --interval=5 CMD x", 2,
+         'dockerfile parse error on line 2: time: missing unit in duration "5"'),
+        ("FROM a\nHEALTHCHECK --timeout=10us CMD x", 2,
+         'dockerfile parse error on line 2: Interval "timeout" cannot be less than 1ms'),
+        ("FROM a\nHEALTHCHECK --retries=-2 CMD x", 2,
+         "dockerfile parse error on line 2: --retries cannot be negative (-2)"),
+        ("FROM a\nENV =x", 2, "dockerfile parse error on line 2: ENV names can not be blank"),
+        ("FROM a\nEXPOSE", 2, "dockerfile parse error on line 2: EXPOSE requires at least one argument"),
+        ("FROM a\nWORKDIR", 2, "dockerfile parse error on line 2: WORKDIR requires exactly one argument"),
+        ('FROM a\nVOLUME [""]', 2,
+         "dockerfile parse error on line 2: VOLUME specified can not be an empty string"),
+        ("FROM a\nENV a=b c", 2, "failed to parse Dockerfile: Syntax error - can't find = in \"c\". "
+         "Must be of the form: name=value"),
+        ("FROM a\nRUN <<EOF\necho\n", 2, "failed to parse Dockerfile: unterminated heredoc"),
+        ("# escape=x\nFROM a", 0,
+         "failed to parse Dockerfile: invalid escape token 'x' does not match ` or \\"),
+        ("# escape=`\n# ESCAPE=\\\nFROM a", 1,
+         "failed to parse Dockerfile: only one escape parser directive can be used"),
+        ("  \n\t\n", 2, "failed to parse Dockerfile: file with no instructions"),
+    ],
+)
+def test_error_messages(text, line, message):
+    with pytest.raises(DockerfileParseError) as e:
+        parse(text)
+    assert str(e.value) == message
+    assert e.value.message == message  # what the API answers
+    assert e.value.line == line
+
+
+def test_error_is_invalid_parameter():
+    from berth.errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter):
+        parse("FROM a\nBOGUS x")
+
+
+def test_dockerfile_name_in_file_errors():
+    with pytest.raises(DockerfileParseError) as e:
+        parse("", name="build/Dockerfile.dev")
+    assert str(e.value) == "the Dockerfile (build/Dockerfile.dev) cannot be empty"
+    with pytest.raises(DockerfileParseError) as e:
+        parse("# x\n", name="Containerfile")
+    assert str(e.value) == "failed to parse Containerfile: file with no instructions"
+
+
+def test_unchecked_parse_keeps_unknown_instruction():
+    df = parse_ast("FROM a\nRUNN x y\n")
+    assert df.instructions[1].keyword == "RUNN"
+    assert df.dump() == '(from "a")\n(runn "")'
+
+
+# -- grammar -------------------------------------------------------------------
+
+def test_directives_top_only_case_insensitive():
+    df = parse("# Syntax = docker/dockerfile:1.7\n#CHECK=skip=all\n# escape=`\nFROM a\n# escape=\\\n")
+    assert df.directives == {"syntax": "docker/dockerfile:1.7", "check": "skip=all", "escape": "`"}
+    assert df.escape == "`"
+    assert df.syntax == "docker/dockerfile:1.7"
+    # after an empty line, a comment or an instruction they are plain comments
+    df = parse("\n# escape=`\nFROM a\nRUN x \\\n  y")
+    assert df.directives == {} and df.escape == "\\"
+    assert df.instructions[1].args == ["x   y"]
+    df = parse("# unknown=1\n# escape=`\nFROM a")
+    assert df.directives == {}
+    # a BOM before the directives is ignored
+    assert parse("\ufeff# escape=`\nFROM a").escape == "`"
+
+
+def test_backtick_escape_and_continuations():
+    df = parse("# escape=`\nFROM a\nRUN dir c:\\ `\n  && echo ok\nCOPY c:\\src\\ c:\\dst\\\n")
+    assert df.instructions[1].args == ["dir c:\\   && echo ok"]
+    assert df.instructions[2].args == ["c:\\src\\", "c:\\dst\\"]
+    assert df.instructions[1].original == "RUN dir c:\\   && echo ok"
+
+
+def test_continuation_details():
+    df = parse(
+        "FROM a\n"
+        "RUN one \\\n"
+        "# a comment inside\n"
+        "  # an indented comment\n"
+        "\n"
+        "  two \\\\\n"  # an escaped escape does not continue
+        "RUN three \\  \t\n"
+        "four\n"
+    )
+    run1, run2 = df.instructions[1:]
+    assert run1.args == ["one   two \\\\"]
+    assert (run1.start_line, run1.end_line) == (2, 6)
+    assert run2.args == ["three four"]
+    assert df.warnings == ["Empty continuation line found in: RUN one   two \\\\"]
+
+
+def test_crlf_line_endings():
+    df = parse("FROM a\r\nRUN echo \\\r\n  hi\r\nENV A=1\r\n")
+    assert df.instructions[1].args == ["echo   hi"]
+    assert df.instructions[2].args == ["A", "1"]
+
+
+def test_json_and_shell_forms():
+    df = parse(
+        'FROM a\nRUN ["echo", "hi"]\nRUN echo hi\nCMD ["a"] trailing\n'
+        "ENTRYPOINT ['x']\nSHELL [\"/bin/bash\", \"-c\"]\nCMD [NaN]\n"
+    )
+    run_json, run_shell, cmd_trailing, ep, shell, cmd_nan = df.instructions[1:]
+    assert (run_json.args, run_json.json_form) == (["echo", "hi"], True)
+    assert (run_shell.args, run_shell.json_form) == (["echo hi"], False)
+    # buildkit decodes the first JSON value and ignores what follows it
+    assert (cmd_trailing.args, cmd_trailing.json_form) == (["a"], True)
+    assert (ep.args, ep.json_form) == (["['x']"], False)
+    assert shell.args == ["/bin/bash", "-c"] and shell.json_form
+    assert (cmd_nan.args, cmd_nan.json_form) == (["[NaN]"], False)
+
+
+def test_flags_split_off():
+    df = parse(
+        'FROM --platform=linux/amd64 busybox AS build\n'
+        'COPY --from=build --chown="1:1" --chmod=0755 -- /a /b\n'
+        "RUN --mount=type=cache,target=/c --network=none echo hi\n"
+    )
+    frm, copy, run = df.instructions
+    assert frm.flags == ["--platform=linux/amd64"] and frm.args == ["busybox", "AS", "build"]
+    assert copy.flags == ["--from=build", "--chown=1:1", "--chmod=0755"]
+    assert copy.args == ["/a", "/b"]
+    assert run.flags == ["--mount=type=cache,target=/c", "--network=none"]
+    assert run.args == ["echo hi"]
+    f = parse_flags("COPY", copy.flags)
+    assert f.get("from") == "build" and not f.is_true("link")
+    f = parse_flags("RUN", run.flags + ["--mount=type=bind,source=x"])
+    assert f.lists["mount"] == ["type=cache,target=/c", "type=bind,source=x"]
+    assert f.get("network") == "none"
+
+
+def test_env_label_arg_forms():
+    df = parse(
+        'FROM a\nENV A=1 B="two words" C=three\\ words\nENV LEGACY some value\n'
+        'LABEL "com.x"="y" version=1\nARG X Y=2 Z="q q"\nMAINTAINER Jane <j@x>\n'
+    )
+    env, legacy, label, arg, maint = df.instructions[1:]
+    assert env.args == ["A", "1", "B", '"two words"', "C", "three\\ words"]
+    assert not env.kv_legacy
+    assert legacy.args == ["LEGACY", "some value"] and legacy.kv_legacy
+    assert label.args == ['"com.x"', '"y"', "version", "1"]
+    assert arg.args == ["X", "Y=2", 'Z="q q"']
+    assert maint.args == ["Jane <j@x>"]
+
+
+def test_arg_before_from_and_stages():
+    df = parse(
+        "ARG BASE=busybox\nARG TAG\nFROM ${BASE}:${TAG} AS Build\nRUN x\n"
+        "FROM --platform=$BUILDPLATFORM scratch\nCOPY --from=build /x /x\n"
+    )
+    meta, stages = group_stages(df)
+    assert [m.args for m in meta] == [["BASE=busybox"], ["TAG"]]
+    assert [(s.index, s.base, s.name, s.platform, s.ref) for s in stages] == [
+        (0, "${BASE}:${TAG}", "build", "", "build"),
+        (1, "scratch", "", "$BUILDPLATFORM", "1"),
+    ]
+    assert [i.keyword for i in stages[0].instructions] == ["RUN"]
+    assert [i.keyword for i in stages[1].instructions] == ["COPY"]
+    with pytest.raises(DockerfileParseError) as e:
+        group_stages(parse("ENV A=1\nFROM a"))
+    assert str(e.value) == "no build stage in current context"
+
+
+def test_healthcheck_forms():
+    df = parse(
+        "FROM a\nHEALTHCHECK NONE\nHEALTHCHECK --interval=5s --retries=3 CMD curl -f x\n"
+        'HEALTHCHECK CMD ["true"]\nhealthcheck cmd exit 0\n'
+    )
+    none, shell, js, lower = df.instructions[1:]
+    assert none.args == ["NONE"]
+    assert shell.flags == ["--interval=5s", "--retries=3"]
+    assert shell.args == ["CMD", "curl -f x"] and not shell.json_form
+    assert js.args == ["CMD", "true"] and js.json_form
+    assert lower.keyword == "HEALTHCHECK" and lower.args == ["cmd", "exit 0"]
+    assert parse_duration("1m30s") == 90_000_000_000
+    assert parse_duration("1.5h") == 5_400_000_000_000
+    assert parse_duration("0") == 0
+    with pytest.raises(ValueError):
+        parse_duration("5 s")
+
+
+def test_onbuild_nested():
+    text = "FROM a\nONBUILD --x RUN echo hi\nONBUILD COPY --chown=1 a b\nONBUILD ADD [\"a\", \"b\"]"
+    with pytest.raises(DockerfileParseError, match="Unknown flag: x"):
+        parse(text)  # ONBUILD itself takes no flags
+    df = parse_ast(text)
+    ob1, ob2, ob3 = df.instructions[1:]
+    assert ob1.flags == ["--x"] and ob1.sub.keyword == "RUN" and ob1.sub.args == ["echo hi"]
+    assert ob2.sub.flags == ["--chown=1"] and ob2.sub.args == ["a", "b"]
+    assert ob3.sub.json_form
+    assert ob2.dump() == 'onbuild (copy ["--chown=1"] "a" "b")'
+    assert onbuild_trigger(ob2) == "COPY --chown=1 a b"
+
+
+def test_heredocs():
+    text = (
+        "FROM a\n"
+        "RUN <<EOF\n"
+        "echo $HOME\n"
+        "EOF\n"
+        "COPY <<-\"FILE1\" <<file2 /dest/\n"
+        "\t\tquoted $X\n"
+        "\tFILE1\n"
+        "plain\n"
+        "file2\n"
+        "RUN 3<<'E' cat <&3 && echo done\n"
+        "body\n"
+        "E\n"
+        "RUN [\"cat\", \"<<EOF\"]\n"
+        "ONBUILD RUN <<T\n"
+        "x\n"
+        "T\n"
+        "RUN echo '<<NOT' <<\"\"\n"
+    )
+    df = parse(text)
+    run1, copy, run3, runjson, onbuild, run_plain = df.instructions[1:]
+    assert run1.heredocs == [Heredoc("EOF", "echo $HOME\n", chomp=False, expand=True)]
+    assert (run1.start_line, run1.end_line) == (2, 4)
+    assert copy.heredocs == [
+        Heredoc("FILE1", "\t\tquoted $X\n", chomp=True, expand=False),
+        Heredoc("file2", "plain\n", chomp=False, expand=True),
+    ]
+    assert copy.heredocs[0].chomped() == "quoted $X\n"
+    assert copy.args == ['<<-"FILE1"', "<<file2", "/dest/"]
+    assert run3.heredocs == [Heredoc("E", "body\n", chomp=False, expand=False, fd=3)]
+    assert runjson.heredocs == [] and runjson.args == ["cat", "<<EOF"]
+    assert onbuild.heredocs == [Heredoc("T", "x\n")]
+    assert onbuild_trigger(onbuild) == "RUN <<T\nx\nT"
+    assert run_plain.heredocs == []
+    assert (run_plain.start_line, run_plain.end_line) == (17, 17)
+
+
+def test_original_and_comments():
+    df = parse("FROM a\n# say hi\n  RUN   echo \\\n   hi  \n")
+    run = df.instructions[1]
+    assert run.original == "RUN   echo    hi  "
+    assert str(run) == "RUN   echo    hi"
+    assert run.comments == ["say hi"]
+    assert run.raw_keyword == "RUN"
+
+
+def test_expand_instruction():
+    df = parse(
+        "ARG V=1\nFROM img:${V} AS s\nENV A=$HOME B=\"x $HOME\"\nEXPOSE $PORTS 22/udp\n"
+        "COPY --from=$STAGE --chown=${U}:0 src$V /dst/\nWORKDIR ${HOME}/w\nRUN echo $HOME\n"
+        "ARG N=${HOME}x\nLABEL \"k$V\"=\"v $V\"\n"
+    )
+    env = {"HOME": "/root", "PORTS": "80 443", "STAGE": "s", "U": "app", "V": "2"}
+    by = {i.keyword: expand_instruction(i, env) for i in df.instructions[1:]}
+    assert by["FROM"].args == ["img:2", "AS", "s"]
+    assert by["ENV"].args == ["A", "/root", "B", "x /root"]
+    assert by["EXPOSE"].args == ["80", "443", "22/udp"]
+    assert by["COPY"].flags == ["--from=s", "--chown=app:0"] and by["COPY"].args == ["src2", "/dst/"]
+    assert by["WORKDIR"].args == ["/root/w"]
+    assert by["RUN"].args == ["echo $HOME"]  # the container's shell expands RUN
+    assert by["ARG"].args == ["N=/rootx"]
+    assert by["LABEL"].args == ["k2", "v 2"]
+
+
+def test_go_quote():
+    assert go_quote("plain") == '"plain"'
+    assert go_quote('a"b\\c') == '"a\\"b\\\\c"'
+    assert go_quote("\t\n\x00\x7f") == '"\\t\\n\\x00\\x7f"'
+    assert go_quote("♥\u200b\U0001f600") == '"♥\\u200b\U0001f600"'
+    assert go_quote("\x85") == '"\\u0085"'
+
+
+def test_long_line_limit():
+    with pytest.raises(DockerfileParseError) as e:
+        parse("FROM a\nRUN " + "x" * 70000 + "\n")
+    assert str(e.value) == (
+        "failed to parse Dockerfile: dockerfile line greater than max allowed size of 65535"
+    )
