@@ -686,3 +686,12 @@ def test_skopeo_follows_the_bearer_token_dance(env, htpasswd, busybox_tar):
         assert r.returncode == 0 and json.loads(r.stdout)["Layers"], r.stderr
     finally:
         s.stop()
+
+
+def test_methods_a_route_does_not_have_are_unsupported(srv):
+    data = image_manifest(srv, "verbs/app")
+    put_manifest(srv, "verbs/app", "v1", data, DOCKER_MANIFEST)
+    for method, path in (("POST", "/v2/verbs/app/manifests/v1"), ("PUT", f"/v2/verbs/app/blobs/{digest(data)}"),
+                         ("DELETE", "/v2/verbs/app/tags/list"), ("GET", "/v2/verbs/app/blobs/uploads/")):
+        status, h, body = srv.req(method, path)
+        assert status == 405 and error_code(body) == "UNSUPPORTED" and h["Allow"], (method, path)

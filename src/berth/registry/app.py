@@ -36,6 +36,10 @@ _HANDLERS: dict[str, Handler] = {
     "referrers": handlers.referrers,
 }
 _READS = ("GET", "HEAD")
+_METHODS: dict[str, tuple[str, ...]] = {
+    "blob": ("GET", "HEAD", "DELETE"), "uploads": ("POST",), "upload": ("GET", "PATCH", "PUT", "DELETE"),
+    "manifest": ("GET", "HEAD", "PUT", "DELETE"), "tags": _READS, "catalog": _READS, "referrers": _READS,
+}
 
 
 def required_access(r: Route, method: str) -> Access | None:
@@ -100,8 +104,9 @@ class Registry:
                 if request.method not in _READS:
                     raise RegistryError("UNSUPPORTED", f"{request.method} /v2/")
                 return web.Response(body=b"{}", content_type="application/json")
-            if r.kind in ("tags", "catalog", "referrers") and request.method not in _READS:
-                raise RegistryError("UNSUPPORTED", f"{request.method} {raw_path}")
+            if request.method not in _METHODS[r.kind]:
+                raise RegistryError("UNSUPPORTED", f"{request.method} {raw_path}",
+                                    headers={"Allow": ", ".join(_METHODS[r.kind])})
             return await _HANDLERS[r.kind](request, r, self)
         except RegistryError as exc:
             if exc.status >= 500:
@@ -159,7 +164,7 @@ async def _api_version(request: web.Request, handler: Any) -> web.StreamResponse
 
 
 def make_app(reg: Registry) -> web.Application:
-    app = web.Application(middlewares=[_api_version], client_max_size=1 << 40)
+    app = web.Application(middlewares=[_api_version])
     app.router.add_route("*", "/{tail:.*}", reg.handle)
 
     async def background(app: web.Application) -> Any:
