@@ -338,11 +338,13 @@ def test_manifest_put_get_by_tag_and_digest_keeps_the_exact_bytes(srv):
 def test_manifest_referencing_missing_blobs_is_rejected(srv):
     data = image_manifest(srv, "team/broken")
     doc = json.loads(data)
-    doc["layers"].append({"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                          "digest": digest(b"never pushed"), "size": 12})
+    for blob in (b"never pushed", b"nor this"):
+        doc["layers"].append({"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                              "digest": digest(blob), "size": len(blob)})
     status, _, body = put_manifest(srv, "team/broken", "v1", json.dumps(doc).encode(), DOCKER_MANIFEST)
     assert status == 400 and error_code(body) == "MANIFEST_BLOB_UNKNOWN"
-    assert json.loads(body)["errors"][0]["detail"]["digest"] == digest(b"never pushed")
+    assert [e["detail"]["digest"] for e in json.loads(body)["errors"]] == [digest(b"never pushed"),
+                                                                          digest(b"nor this")]
     assert srv.req("GET", "/v2/team/broken/manifests/v1")[0] == 404
     # wrong size, bad JSON, mismatching mediaType
     doc = json.loads(data)

@@ -43,10 +43,15 @@ class RegistryError(Exception):
         self.message = message or default_message
         self.detail = detail
         self.headers = headers or {}
+        self.more: list[dict[str, Any]] = []  # further entries of the same answer
         super().__init__(f"{code}: {self.message}")
 
     def body(self) -> bytes:
         entry: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.detail is not None:
             entry["detail"] = self.detail
-        return json.dumps({"errors": [entry]}).encode() + b"\n"
+        return json.dumps({"errors": [entry, *self.more]}).encode() + b"\n"
+
+    def also(self, code: str, detail: Any = None) -> None:
+        """Report one more problem in the same answer (e.g. every blob a manifest lacks)."""
+        self.more.append({"code": code, "message": CODES[code][1], "detail": detail})

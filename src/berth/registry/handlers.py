@@ -200,10 +200,14 @@ async def put_manifest(request: web.Request, r: Route, reg: Registry) -> web.Str
     if by_digest and digest != r.ref:
         raise RegistryError("DIGEST_INVALID", {"expected": r.ref, "actual": digest})
     parsed = mf.parse(body, request.headers.get("Content-Type", ""))
+    missing = [d.digest for d in parsed.blobs if reg.storage.repo_blob_size(r.name, d.digest) is None]
+    if missing:
+        err = RegistryError("MANIFEST_BLOB_UNKNOWN", {"digest": missing[0]})
+        for more in dict.fromkeys(missing[1:]):
+            err.also("MANIFEST_BLOB_UNKNOWN", {"digest": more})
+        raise err
     for d in parsed.blobs:
         size = reg.storage.repo_blob_size(r.name, d.digest)
-        if size is None:
-            raise RegistryError("MANIFEST_BLOB_UNKNOWN", {"digest": d.digest})
         if size != d.size:
             raise RegistryError("MANIFEST_INVALID", {"digest": d.digest, "size": d.size, "stored": size},
                                 message="manifest invalid: a descriptor's size does not match its blob")
