@@ -15,6 +15,7 @@ from .flags import FlagError, FlagSet, HelpRequested
 # name -> (module, factory, short description)
 _C = {
     "attach": ("cmd_attach", "attach_command", "Attach local standard input, output, and error streams to a running container"),
+    "build": ("cmd_build", "build_command", "Build an image from a Dockerfile"),
     "commit": ("cmd_commit", "commit_command", "Create a new image from a container's changes"),
     "compose": ("cmd_compose", "compose_command", "Docker Compose"),
     "cp": ("cmd_cp", "cp_command", "Copy files/folders between a container and the local filesystem"),
@@ -87,6 +88,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
     }),
     "image": ("Manage images", {
         "bootstrap": ("cmd_import", "bootstrap_command", "Build a base image from local packages (busybox, debian)"),
+        "build": _C["build"],
         "history": _C["history"],
         "import": _C["import"],
         "inspect": ("cmd_images", "image_inspect_command", "Display detailed information on one or more images"),
@@ -128,6 +130,10 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "ls": ("cmd_network", "ls_command", "List networks"),
         "prune": ("cmd_network", "prune_command", "Remove all unused networks"),
         "rm": ("cmd_network", "rm_command", "Remove one or more networks"),
+    }),
+    "builder": ("Manage builds", {
+        "build": _C["build"],
+        "prune": ("cmd_build", "prune_command", "Remove build cache"),
     }),
     "system": ("Manage Berth", {
         "dial-stdio": ("cmd_dialstdio", "dial_stdio_command", "Proxy the stdio stream to the daemon connection. Should not be invoked manually."),
