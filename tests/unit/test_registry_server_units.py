@@ -132,6 +132,18 @@ def test_serve_cli_reports_config_errors(capsys):
     assert "invalid duration for --upload-purge-age" in capsys.readouterr().err
 
 
+def test_serve_cli_fails_clearly_before_listening(capsys, tmp_path):
+    # both fail before any socket is bound
+    assert main(["registry", "serve", "--root", str(tmp_path), "--tls-cert", "/no/cert", "--tls-key", "/no/key"]) == 1
+    assert "cannot load TLS certificate /no/cert" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert main(["registry", "serve", "--root", str(tmp_path / "file" / "x")]) == 1
+    assert "cannot use storage root" in capsys.readouterr().err
+    (tmp_path / "h").write_text("bob:{SHA}abc\n")
+    assert main(["registry", "serve", "--root", str(tmp_path), "--htpasswd", str(tmp_path / "h")]) == 1
+    assert "only bcrypt entries are supported" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- manifests
 def _image(media_type: str = mf.DOCKER_MANIFEST, **extra) -> dict:
     return {"schemaVersion": 2, "mediaType": media_type,

@@ -182,21 +182,29 @@ def ssl_context(cfg: RegistryConfig) -> ssl.SSLContext | None:
         return None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    try:
+        ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot load TLS certificate {cfg.tls_cert} and key {cfg.tls_key}: "
+                         f"{getattr(exc, 'strerror', None) or exc}") from None
     return ctx
 
 
 async def serve(cfg: RegistryConfig, ready: Callable[[str], None] | None = None) -> None:
     """Run until SIGINT/SIGTERM."""
-    reg = Registry(cfg)
-    reg.lock_root()
+    tls = ssl_context(cfg)
+    try:
+        reg = Registry(cfg)
+        reg.lock_root()
+    except OSError as exc:
+        raise ValueError(f"cannot use storage root {cfg.root}: {exc.strerror or exc}") from None
     app = make_app(reg)
     runner = web.AppRunner(app, access_log=log if cfg.log_level == "debug" else None,
                            handle_signals=False)
     await runner.setup()
     host, _, port = cfg.addr.rpartition(":")
     host = host.strip("[]") or None
-    site = web.TCPSite(runner, host, int(port), ssl_context=ssl_context(cfg), backlog=1024,
+    site = web.TCPSite(runner, host, int(port), ssl_context=tls, backlog=1024,
                        reuse_address=True)
     await site.start()
     stop = asyncio.Event()

@@ -12,6 +12,8 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import logging
+
 from aiohttp import web
 
 from . import manifests as mf
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from .app import Registry
 
 JSON = "application/json; charset=utf-8"
+log = logging.getLogger("berth.registry")
 
 
 def _empty(status: int, headers: dict[str, str]) -> web.Response:
@@ -217,6 +220,7 @@ async def put_manifest(request: web.Request, r: Route, reg: Registry) -> web.Str
                                 message="manifest references a manifest unknown to the repository")
     subject = parsed.subject.digest if parsed.subject else None
     reg.storage.put_manifest(r.name, digest, parsed.media_type, body, None if by_digest else r.ref, subject)
+    log.info("manifest %s:%s -> %s (%s)", r.name, r.ref, digest, parsed.media_type)
     headers = {"Location": reg.url(request, f"/v2/{r.name}/manifests/{digest}"), "Docker-Content-Digest": digest}
     if subject:
         headers["OCI-Subject"] = subject
@@ -239,6 +243,7 @@ def delete_manifest(r: Route, reg: Registry) -> web.StreamResponse:
     except (ValueError, RegistryError, AttributeError):
         subject = None
     reg.storage.delete_manifest(r.name, rec.digest, subject)
+    log.info("deleted manifest %s@%s", r.name, rec.digest)
     return _empty(202, {})
 
 
