@@ -101,7 +101,7 @@ async def _world() -> None:
     loop = asyncio.get_running_loop()
     await loop.create_datagram_endpoint(_StubUDP, local_addr=("127.0.0.1", STUB_PORT))
     await asyncio.start_server(_stub_tcp, "127.0.0.1", STUB_PORT)
-    procs = {k: _container_ns() for k in "abcd"}
+    procs = {k: _container_ns() for k in "abcdef"}
     await asyncio.sleep(0.3)
     paths = {k: f"/proc/{p.pid}/ns/net" for k, p in procs.items()}
     resolver = FakeResolver()
@@ -112,8 +112,20 @@ async def _world() -> None:
     await good.start("b", paths["b"])
     await good.start("c", paths["c"], forward=False)
     await dead.start("d", paths["d"])
+    # its own --dns servers, and an ndots option: single-label strangers stay unanswered
+    await dead.start("e", paths["e"], upstreams=[f"127.0.0.1:{STUB_PORT}"], ndots_set=True)
+    await good.start("f", paths["f"])
     print(json.dumps(paths), flush=True)
-    await loop.run_in_executor(None, sys.stdin.read)  # until the test closes our stdin
+    while True:  # commands from the test, until it closes our stdin
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        verb, cid = line.split()
+        if verb == "stop":
+            await good.stop(cid)
+        else:
+            await good.start(cid, paths[cid])
+        print("ok", good.serving(cid), flush=True)
     await good.stop("a")
     await good.close()
     await dead.close()
@@ -135,7 +147,9 @@ def world():
     line = proc.stdout.readline()
     try:
         assert line, "the DNS world did not start"
-        yield json.loads(line)
+        paths = json.loads(line)
+        paths["_proc"] = proc
+        yield paths
     finally:
         proc.stdin.close()
         try:
@@ -266,6 +280,33 @@ def test_tcp_queries_are_answered_in_order_and_forwarded(world):
     r1, r2 = ask_tcp(world["a"], [q1, q2])
     assert addrs(r1) == ["172.18.0.4"]
     assert addrs(r2) == ["93.184.216.34"]
+
+
+def test_container_upstreams_and_ndots(world):
+    assert addrs(ask(world["e"], "www.example.com")) == ["93.184.216.34"]  # its own server, not the dead one
+    reply = ask(world["e"], "stranger")
+    assert reply.header.rcode == RCODE.NOERROR and reply.rr == []
+    assert sorted(addrs(ask(world["e"], "web"))) == ["172.18.0.2", "172.18.0.3"]
+    assert ask(world["a"], "stranger").header.rcode == RCODE.NXDOMAIN  # without ndots: forwarded
+
+
+def _command(world, text: str) -> str:
+    proc = world["_proc"]
+    proc.stdin.write(text + "\n")
+    proc.stdin.flush()
+    return proc.stdout.readline().strip()
+
+
+def test_stop_closes_the_sockets_and_start_serves_again(world):
+    assert addrs(ask(world["f"], "db")) == ["172.18.0.4"]
+    assert _command(world, "stop f") == "ok False"
+    with pytest.raises(ConnectionRefusedError):
+        ask(world["f"], "db")
+    assert _command(world, "stop f") == "ok False"  # stopping twice is fine
+    assert _command(world, "start f") == "ok True"
+    assert _command(world, "start f") == "ok True"  # a second start rebinds
+    assert addrs(ask(world["f"], "db")) == ["172.18.0.4"]
+    assert addrs(ask_tcp(world["f"], [DNSRecord.question("db").pack()])[0]) == ["172.18.0.4"]
 
 
 def test_busybox_nslookup_inside_the_container(world):

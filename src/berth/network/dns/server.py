@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
-from dnslib import RCODE
+from dnslib import QTYPE, RCODE
 
 from .answer import MAX_TCP_SIZE, Answerer, NameResolver, Verdict, rcode_reply
 from .forward import DEFAULT_TIMEOUT, Forwarder
@@ -29,12 +29,28 @@ TCP_IDLE_TIMEOUT = 10.0
 Upstreams = Union[Callable[[], list[str]], list[str]]
 
 
+@dataclass
+class Policy:
+    """How one container's unknown names are handled.
+
+    forward: ask upstream at all (False on docker's internal networks: SERVFAIL);
+    upstreams: the container's own --dns servers, else the daemon's host resolvers;
+    ndots_set: the user set `ndots` (--dns-option), so single-label names that are
+    not containers get an empty answer instead of going upstream (docker's rule).
+    """
+
+    forward: bool = True
+    upstreams: list[str] | None = None
+    ndots_set: bool = False
+
+
 class _UDP(asyncio.DatagramProtocol):
-    def __init__(self, server: EmbeddedDNS, cid: str, forward: bool) -> None:
+    def __init__(self, server: EmbeddedDNS, cid: str, policy: Policy) -> None:
         self.server = server
         self.cid = cid
-        self.forward = forward
+        self.policy = policy
         self.transport: asyncio.DatagramTransport | None = None
+        self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -47,7 +63,7 @@ class _UDP(asyncio.DatagramProtocol):
             self.server._spawn(self.cid, self._forward(verdict, data, addr))
 
     async def _forward(self, verdict: Verdict, data: bytes, addr: tuple) -> None:
-        reply = await self.server._resolve_upstream(verdict, data, False, self.forward)
+        reply = await self.server._resolve_upstream(verdict, data, False, self.policy)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
 
@@ -56,12 +72,15 @@ class _UDP(asyncio.DatagramProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 @dataclass
 class _Served:
     netns_path: str
     udp: asyncio.DatagramTransport
+    udp_protocol: _UDP
     tcp: asyncio.AbstractServer
     tasks: set[asyncio.Task] = field(default_factory=set)
 
@@ -89,31 +108,34 @@ class EmbeddedDNS:
     def serving(self, container_id: str) -> bool:
         return container_id in self._served
 
-    async def start(self, container_id: str, netns_path: str, forward: bool = True) -> None:
+    async def start(self, container_id: str, netns_path: str, forward: bool = True,
+                    upstreams: list[str] | None = None, ndots_set: bool = False) -> None:
         """Serve `container_id`'s namespace at `netns_path`. `forward=False` (docker's
-        internal networks) answers SERVFAIL instead of asking upstream. Starting a
+        internal networks) answers SERVFAIL instead of asking upstream; `upstreams`
+        (the container's --dns) replaces the host's resolvers; see Policy. Starting a
         container that is already served rebinds (a restarted container has a new
         namespace)."""
+        policy = Policy(forward, list(upstreams) if upstreams else None, ndots_set)
         if container_id in self._served:
             await self.stop(container_id)
         address, port = self.address, self.port
         udp_sock, tcp_sock = in_netns(netns_path, lambda: bind_dns_sockets(address, port))
         loop = asyncio.get_running_loop()
         try:
-            udp, _ = await loop.create_datagram_endpoint(
-                lambda: _UDP(self, container_id, forward), sock=udp_sock)
+            udp, udp_protocol = await loop.create_datagram_endpoint(
+                lambda: _UDP(self, container_id, policy), sock=udp_sock)
         except BaseException:
             udp_sock.close()
             tcp_sock.close()
             raise
         try:
             tcp = await asyncio.start_server(
-                lambda r, w: self._tcp_client(container_id, forward, r, w), sock=tcp_sock)
+                lambda r, w: self._tcp_client(container_id, policy, r, w), sock=tcp_sock)
         except BaseException:
             udp.close()
             tcp_sock.close()
             raise
-        self._served[container_id] = _Served(netns_path, udp, tcp)
+        self._served[container_id] = _Served(netns_path, udp, udp_protocol, tcp)
 
     async def stop(self, container_id: str) -> None:
         """Close the container's sockets and drop its in-flight forwards. Unknown
@@ -127,6 +149,9 @@ class EmbeddedDNS:
         for task in list(served.tasks):
             task.cancel()
         await served.tcp.wait_closed()
+        # the socket is closed on the next loop turn: wait for it, so a query sent after
+        # stop() returns is refused rather than queued on a socket about to vanish
+        await asyncio.wait_for(asyncio.shield(served.udp_protocol.closed), 5)
 
     async def close(self) -> None:
         for cid in list(self._served):
@@ -139,19 +164,22 @@ class EmbeddedDNS:
             served.tasks.add(task)
             task.add_done_callback(served.tasks.discard)
 
-    async def _resolve_upstream(self, verdict: Verdict, data: bytes, tcp: bool, forward: bool) -> bytes:
+    async def _resolve_upstream(self, verdict: Verdict, data: bytes, tcp: bool, policy: Policy) -> bytes:
+        query = verdict.query
+        assert query is not None
+        if policy.ndots_set and query.q.qtype in (QTYPE.A, QTYPE.AAAA) and "." not in str(query.q.qname).rstrip("."):
+            return rcode_reply(query, RCODE.NOERROR)
         reply = None
-        if forward:
+        if policy.forward:
             try:
-                reply = await self.forwarder.forward(self.upstreams(), data, tcp)
+                reply = await self.forwarder.forward(policy.upstreams or self.upstreams(), data, tcp)
             except Exception:
                 log.exception("dns: forwarding failed")
         if reply is None:
-            assert verdict.query is not None
-            reply = rcode_reply(verdict.query, RCODE.SERVFAIL)
+            reply = rcode_reply(query, RCODE.SERVFAIL)
         return reply
 
-    async def _tcp_client(self, cid: str, forward: bool, reader: asyncio.StreamReader,
+    async def _tcp_client(self, cid: str, policy: Policy, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
         """Length-prefixed queries, answered in order, until the client closes or idles."""
         served = self._served.get(cid)
@@ -169,7 +197,7 @@ class EmbeddedDNS:
                 verdict = self.answerer.handle(cid, data, MAX_TCP_SIZE)
                 reply = verdict.reply
                 if reply is None and verdict.forward:
-                    reply = await self._resolve_upstream(verdict, data, True, forward)
+                    reply = await self._resolve_upstream(verdict, data, True, policy)
                 if reply is None:
                     return  # not a query we answer: close, as miekg/dns's TCP server does
                 writer.write(struct.pack("!H", len(reply)) + reply)
