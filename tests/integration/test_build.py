@@ -1,0 +1,300 @@
+"""The image builder through the real docker CLI (DOCKER_BUILDKIT=0, the legacy
+`POST /build`) and through `berth build`, against one sandboxed berthd."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+MULTISTAGE = """\
+FROM busybox AS base
+RUN echo built > /built.txt
+FROM busybox AS unused
+RUN exit 1
+FROM busybox
+ARG GREETING=hello
+COPY data/ /data/
+COPY --from=base /built.txt /x/
+RUN echo "$GREETING from run" > /greeting
+ENV A=b
+WORKDIR /app
+CMD ["sh", "-c", "cat /data/a.txt /x/built.txt /greeting; pwd; echo $A"]
+"""
+
+
+def write(root, files: dict[str, str]) -> str:
+    for name, content in files.items():
+        path = os.path.join(root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(content)
+    return str(root)
+
+
+def docker_build(sb, *args, input=None):
+    env = dict(sb.env(), DOCKER_BUILDKIT="0")
+    import subprocess
+
+    return subprocess.run(["/usr/local/bin/docker", "build", *args], input=input, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def steps_of(out: str) -> list[str]:
+    """The text of the build output between Step lines, one chunk per step."""
+    chunks, cur = [], None
+    for line in out.splitlines():
+        if line.startswith("Step "):
+            if cur is not None:
+                chunks.append(cur)
+            cur = line + "\n"
+        elif cur is not None:
+            cur += line + "\n"
+    if cur is not None:
+        chunks.append(cur)
+    return chunks
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ctx")
+    return write(root, {"Dockerfile": MULTISTAGE, "data/a.txt": "from context\n"})
+
+
+def test_docker_cli_builds_multistage_then_everything_is_cached_and_the_image_runs(sandbox, ctx):
+    first = docker_build(sandbox, "-t", "app", ctx)
+    assert first.returncode == 0, first.stdout + first.stderr + sandbox.log_text()
+    assert "Sending build context to Docker daemon" in first.stdout
+    assert "Step 1/10 : FROM busybox AS base" in first.stdout
+    assert "exit 1" not in first.stdout  # the stage nothing needs is skipped
+    assert " ---> Running in " in first.stdout and "Removed intermediate container" in first.stdout
+    assert "Successfully tagged app:latest" in first.stdout
+    second = docker_build(sandbox, "-t", "app", ctx)
+    assert second.returncode == 0, second.stderr
+    for chunk in steps_of(second.stdout):
+        if " : FROM " not in chunk:
+            assert " ---> Using cache" in chunk, chunk
+    built = [line for line in first.stdout.splitlines() if line.startswith("Successfully built")]
+    assert built == [line for line in second.stdout.splitlines() if line.startswith("Successfully built")]
+    run = sandbox.docker("run", "--rm", "app")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n") == ["from context", "built", "hello from run", "/app", "b", ""]
+
+
+def test_berth_build_plain_progress_cache_and_run(sandbox, ctx):
+    first = sandbox.berth("build", "-t", "app-berth", "--build-arg", "GREETING=hi", ctx)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Step 9/10 : ENV A=b" in first.stdout
+    second = sandbox.berth("build", "-t", "app-berth", "--build-arg", "GREETING=hi", ctx)
+    assert second.returncode == 0
+    chunks = [c for c in steps_of(second.stdout) if " : FROM " not in c]
+    assert chunks and all(" ---> Using cache" in c for c in chunks), second.stdout
+    run = sandbox.berth("run", "--rm", "app-berth")
+    assert "hi from run" in run.stdout
+    # the live display on a TTY: steps with times and CACHED marks
+    tty = sandbox.berth("build", "--progress", "tty", "-t", "app-berth", "--build-arg", "GREETING=hi", ctx)
+    assert tty.returncode == 0
+    assert "Successfully tagged app-berth:latest" in tty.stdout
+
+
+def test_copy_and_add_semantics(sandbox, tmp_path):
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w:gz") as t:
+        data = b"inside the archive\n"
+        info = tarfile.TarInfo("pkg/readme")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    (tmp_path / "bundle.tar.gz").write_bytes(payload.getvalue())
+    write(tmp_path, {
+        "Dockerfile": """\
+FROM busybox
+COPY dir /d1
+COPY dir/ /d2/
+COPY f1 f2 /multi/
+COPY f* /glob/
+COPY f1 /renamed
+COPY f1 /etc
+COPY --chown=nobody:users --chmod=640 f1 /owned/
+ADD bundle.tar.gz /unpacked/
+COPY bundle.tar.gz /notunpacked/
+WORKDIR /w
+COPY f1 .
+""",
+        "dir/sub/deep": "deep\n", "dir/top": "top\n", "f1": "one\n", "f2": "two\n"})
+    out = sandbox.berth("build", "-q", "-t", "copytest", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip().startswith("sha256:")
+    script = ("ls /d1 /d2 /multi /glob | tr '\\n' ' '; echo; cat /renamed /etc/f1; "
+              "stat -c '%U:%G %a' /owned/f1 /d1/top; cat /unpacked/pkg/readme; ls /notunpacked; ls /w")
+    run = sandbox.berth("run", "--rm", "copytest", "sh", "-c", script)
+    lines = run.stdout.splitlines()
+    assert lines[0].split() == ["/d1:", "sub", "top", "/d2:", "sub", "top", "/glob:", "f1", "f2",
+                                "/multi:", "f1", "f2"], run.stdout
+    assert lines[1:3] == ["one", "one"]
+    assert lines[3:5] == ["nobody:users 640", "root:root 644"]
+    assert lines[5:] == ["inside the archive", "bundle.tar.gz", "f1"]
+
+
+def test_copy_of_equal_inputs_gives_the_same_layer_digest(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY f /f\n", "f": "same\n"})
+    os.utime(tmp_path / "f", (1_600_000_000, 1_600_000_000))
+    a = sandbox.berth("build", "-q", "--no-cache", str(tmp_path)).stdout.strip()
+    b = sandbox.berth("build", "-q", "--no-cache", str(tmp_path)).stdout.strip()
+    layers = [json.loads(sandbox.berth("image", "inspect", "-f", "{{json .RootFS.Layers}}", x).stdout)
+              for x in (a, b)]
+    assert a != b and layers[0] == layers[1]
+
+
+def test_build_args_labels_and_the_image_config_and_history(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": """\
+ARG BASE=busybox
+FROM ${BASE}
+ARG V=default
+ARG UNSET
+ENV E=$V
+RUN echo "$V" > /v
+LABEL a=1 "b c"="d e"
+EXPOSE 80 53/udp
+VOLUME /data
+USER nobody
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --retries=3 CMD true
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo $E"]
+"""})
+    out = docker_build(sandbox, "-t", "cfg", "--build-arg", "V=given", "--build-arg", "HTTP_PROXY=http://p:1",
+                       "--label", "from=cli", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    inspect = json.loads(sandbox.docker("image", "inspect", "cfg").stdout)[0]
+    cfg = inspect["Config"]
+    assert "E=given" in cfg["Env"]
+    assert cfg["Labels"] == {"a": "1", "b c": "d e", "from": "cli"}
+    assert cfg["ExposedPorts"] == {"53/udp": {}, "80/tcp": {}}
+    assert cfg["Volumes"] == {"/data": {}}
+    assert cfg["User"] == "nobody" and cfg["StopSignal"] == "SIGINT"
+    assert cfg["Healthcheck"] == {"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000, "Retries": 3}
+    assert cfg["Entrypoint"] == ["/bin/sh", "-c"] and cfg["Cmd"] == ["echo $E"]
+    hist = [json.loads(line) for line in
+            sandbox.docker("history", "--no-trunc", "--format", "{{json .}}", "cfg").stdout.splitlines()]
+    created = [h["CreatedBy"] for h in reversed(hist)]
+    assert "/bin/sh -c #(nop)  ARG V=default" in created
+    assert "|1 V=given /bin/sh -c echo \"$V\" > /v" in created  # HTTP_PROXY is not recorded
+    assert '/bin/sh -c #(nop)  CMD ["echo $E"]' in created
+    assert "/bin/sh -c #(nop)  VOLUME [/data]" in created
+    assert ('/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "true"] "5s" "0s" "0s" "0s" \'\\x03\'}'
+            in created)
+    raw = json.loads(sandbox.berth("image", "inspect", "-f", "{{json .RootFS}}", "cfg").stdout)
+    assert len(raw["Layers"]) == 2  # busybox and the RUN; every other step is config only
+    run = sandbox.berth("run", "--rm", "--entrypoint", "cat", "cfg", "/v")
+    assert run.stdout == "given\n"
+    assert "[Warning] One or more build-args" not in out.stdout  # HTTP_PROXY is a builtin
+    unused = docker_build(sandbox, "--build-arg", "NOPE=1", str(tmp_path))
+    assert "[Warning] One or more build-args [NOPE] were not consumed" in unused.stdout
+
+
+def test_dockerignore_is_applied_by_the_client_and_by_the_daemon(sandbox, tmp_path):
+    write(tmp_path, {
+        "Dockerfile": "FROM busybox\nCOPY . /ctx/\nCMD find /ctx -type f\n",
+        ".dockerignore": "**/*.log\nsecret\n!keep.log\n/top-only\n",
+        "a.log": "x", "keep.log": "x", "sub/b.log": "x", "secret": "x", "top-only": "x",
+        "sub/top-only": "x", "ok.txt": "x"})
+    out = sandbox.berth("build", "-t", "ign", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    found = sorted(sandbox.berth("run", "--rm", "ign").stdout.split())
+    expected = ["/ctx/.dockerignore", "/ctx/Dockerfile", "/ctx/keep.log", "/ctx/ok.txt", "/ctx/sub/top-only"]
+    assert found == expected
+    # a client that sends everything: the daemon applies .dockerignore itself
+    from harness import raw_request
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        t.add(str(tmp_path), arcname=".")
+    status, _h, body = raw_request(sandbox, "POST", "/v1.45/build?t=ign2", buf.getvalue(), "application/x-tar")
+    assert status == 200 and b"Successfully tagged ign2:latest" in body, body
+    assert sorted(sandbox.berth("run", "--rm", "ign2").stdout.split()) == expected
+
+
+def test_dockerfile_from_stdin_outside_the_context_iidfile_and_quiet(sandbox, tmp_path):
+    ctx = tmp_path / "ctx"
+    write(ctx, {"f": "ctxfile\n"})
+    out = sandbox.berth("build", "-q", "-f", "-", "-t", "stdin", str(ctx), input="FROM busybox\nCOPY f /f\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("\n") == 1 and out.stdout.startswith("sha256:")
+    elsewhere = tmp_path / "other.Dockerfile"
+    elsewhere.write_text("FROM busybox\nCOPY f /g\n")
+    iid = tmp_path / "iid"
+    out = sandbox.berth("build", "-f", str(elsewhere), "--iidfile", str(iid), str(ctx))
+    assert out.returncode == 0, out.stderr
+    assert iid.read_text().startswith("sha256:") and "\n" not in iid.read_text()
+    assert sandbox.berth("run", "--rm", iid.read_text(), "cat", "/g").stdout == "ctxfile\n"
+    only = sandbox.berth("build", "-t", "dfonly", "-", input="FROM busybox\nENV X=1\n")
+    assert only.returncode == 0 and "Successfully tagged dfonly:latest" in only.stdout
+    d = docker_build(sandbox, "-q", "-f", "-", str(ctx), input="FROM busybox\nCOPY f /h\n")
+    assert d.returncode == 0 and d.stdout.strip().startswith("sha256:"), d.stderr
+
+
+# ---------------------------------------------------------------------- bad input
+def test_syntax_error_names_the_line(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN true\n\nRUNN nope\n"})
+    out = docker_build(sandbox, str(tmp_path))
+    assert out.returncode == 1
+    assert "Error response from daemon: dockerfile parse error on line 4: unknown instruction: RUNN" in out.stderr
+
+
+def test_failing_run_reports_the_command_and_code(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo before; exit 3\n"})
+    out = docker_build(sandbox, str(tmp_path))
+    assert "before" in out.stdout
+    assert "The command '/bin/sh -c echo before; exit 3' returned a non-zero code: 3" in out.stderr
+    assert out.returncode == 3  # docker's CLI exits with the code the errorDetail carries
+    berth = sandbox.berth("build", str(tmp_path))
+    assert berth.returncode == 3 and "returned a non-zero code: 3" in berth.stderr
+
+
+def test_copy_of_missing_and_outside_paths(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY nope /x\n"})
+    out = docker_build(sandbox, str(tmp_path))
+    assert out.returncode == 1
+    assert ("COPY failed: file not found in build context or excluded by .dockerignore: "
+            "stat nope: file does not exist") in out.stderr
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY ../outside /x\n"})
+    out = docker_build(sandbox, str(tmp_path))
+    assert out.returncode == 1 and "forbidden path outside the build context: ../outside" in out.stderr
+
+
+def test_unknown_target(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox AS a\nRUN true\n"})
+    out = docker_build(sandbox, "--target", "x", str(tmp_path))
+    assert out.returncode == 1
+    assert "Error response from daemon: failed to reach build target x in Dockerfile" in out.stderr
+
+
+def test_symlinks_in_the_context_stay_inside_it(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY link /copied\n"})
+    os.symlink("/etc/passwd", tmp_path / "link")  # absolute: resolved inside the context, never the host's
+    out = sandbox.berth("build", "-t", "links", str(tmp_path))
+    assert out.returncode == 1
+    assert "COPY failed: file not found in build context" in out.stderr
+    write(tmp_path, {"etc/passwd": "context's own\n"})
+    out = sandbox.berth("build", "-t", "links", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert sandbox.berth("run", "--rm", "links", "cat", "/copied").stdout == "context's own\n"
+    # a tar whose member climbs out is refused
+    from harness import raw_request
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        data = b"FROM busybox\n"
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo("../escape")
+        info.size = 1
+        t.addfile(info, io.BytesIO(b"x"))
+    status, _h, body = raw_request(sandbox, "POST", "/v1.45/build", buf.getvalue(), "application/x-tar")
+    assert status == 400 and b"outside of the context" in body
