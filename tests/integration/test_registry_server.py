@@ -468,7 +468,7 @@ def test_bad_repository_names_are_refused_before_touching_storage(srv, path):
     assert not os.path.exists(os.path.join(srv.root, "b"))
 
 
-def test_deletion_disabled_answers_unsupported(env):
+def test_deletion_disabled_read_only_mode_and_gc_lock(env):
     sb, dialer = env
     s = Server(sb, dialer, 5003, os.path.join(sb.dir, "nodelete"))
     try:
@@ -480,8 +480,21 @@ def test_deletion_disabled_answers_unsupported(env):
         gc = subprocess.run([sys.executable, "-m", "berth.cli.main", "registry", "gc", "--root", s.root],
                             capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=SRC))
         assert gc.returncode == 1 and "in use by a running" in gc.stderr
+        assert s.req("HEAD", f"/v2/x/blobs/{d}")[0] == 200
     finally:
         s.stop()
+    # read-only: pulls work, writes are refused, and gc may run beside it
+    ro = Server(sb, dialer, 5005, s.root, "--read-only")
+    try:
+        assert ro.req("GET", f"/v2/x/blobs/{d}")[2] == b"keep"
+        status, _, body = ro.req("POST", "/v2/x/blobs/uploads/")
+        assert status == 405 and error_code(body) == "UNSUPPORTED"
+        gc = subprocess.run([sys.executable, "-m", "berth.cli.main", "registry", "gc", "--root", s.root],
+                            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=SRC))
+        assert gc.returncode == 0 and f"blob eligible for deletion: {d}" in gc.stdout, gc.stderr
+        assert ro.req("HEAD", f"/v2/x/blobs/{d}")[0] == 404
+    finally:
+        ro.stop()
 
 
 # ---------------------------------------------------------------- auth

@@ -21,6 +21,7 @@ def _serve_flags(fs: FlagSet) -> None:
     fs.string("tls-cert", "", "TLS certificate file (PEM)")
     fs.string("tls-key", "", "TLS private key file (PEM)")
     fs.bool("delete-enabled", "", "Allow deleting manifests, tags and blobs")
+    fs.bool("read-only", "", "Refuse every write (lets `berth registry gc` run while serving pulls)")
     fs.string("upload-purge-age", "", 'Purge uploads idle longer than this (default "168h")')
     fs.string("upload-purge-interval", "", 'How often to look for stale uploads (default "24h")')
     fs.string("log-level", "", 'Log level ("debug" logs every request)', default="info")
@@ -41,6 +42,8 @@ def _config(v: Values) -> object:
                 setattr(cfg, attr, getattr(v, flag.replace("-", "_")))
         if v.was_set("delete-enabled"):
             cfg.delete_enabled = v.delete_enabled
+        if v.was_set("read-only"):
+            cfg.read_only = v.read_only
         if v.upload_purge_age:
             cfg.purge_age = parse_duration(v.upload_purge_age, "--upload-purge-age")
         if v.upload_purge_interval:

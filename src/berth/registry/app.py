@@ -98,6 +98,9 @@ class Registry:
                 return web.Response(status=404, text="404 page not found\n")
             if r.kind == "token":
                 return await self.token(request)
+            if self.cfg.read_only and request.method not in _READS and r.kind != "base":
+                raise RegistryError("UNSUPPORTED", "the registry is in read-only mode",
+                                    message="The operation is unsupported.", status=405)
             access = required_access(r, request.method)
             self.auth.authorize(request.headers.get("Authorization"), access)
             if r.kind == "base":
@@ -148,8 +151,11 @@ class Registry:
 
     # ------------------------------------------------------------ maintenance
     async def purge_loop(self) -> None:
+        """Once shortly after start (uploads left by a previous run), then every interval."""
+        delay = min(self.cfg.purge_interval, 5.0)
         while True:
-            await asyncio.sleep(self.cfg.purge_interval)
+            await asyncio.sleep(delay)
+            delay = self.cfg.purge_interval
             try:
                 self.uploads.purge(self.cfg.purge_age)
             except OSError:
@@ -168,7 +174,7 @@ def make_app(reg: Registry) -> web.Application:
     app.router.add_route("*", "/{tail:.*}", reg.handle)
 
     async def background(app: web.Application) -> Any:
-        task = asyncio.create_task(reg.purge_loop()) if reg.cfg.purge_enabled else None
+        task = asyncio.create_task(reg.purge_loop()) if reg.cfg.purge_enabled and not reg.cfg.read_only else None
         yield
         if task is not None:
             task.cancel()
@@ -195,7 +201,8 @@ async def serve(cfg: RegistryConfig, ready: Callable[[str], None] | None = None)
     tls = ssl_context(cfg)
     try:
         reg = Registry(cfg)
-        reg.lock_root()
+        if not cfg.read_only:  # a read-only registry lets `berth registry gc` run beside it
+            reg.lock_root()
     except OSError as exc:
         raise ValueError(f"cannot use storage root {cfg.root}: {exc.strerror or exc}") from None
     app = make_app(reg)

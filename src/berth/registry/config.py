@@ -53,6 +53,7 @@ class RegistryConfig:
     tls_cert: str = ""
     tls_key: str = ""
     delete_enabled: bool = False
+    read_only: bool = False
     purge_enabled: bool = True
     purge_age: float = 168 * 3600.0
     purge_interval: float = 24 * 3600.0
@@ -147,7 +148,9 @@ def load_file(path: str, cfg: RegistryConfig) -> None:
     cfg.root = str(fs.get("rootdirectory", cfg.root))
     delete = _section(storage.get("delete"), "storage.delete", {"enabled"})
     cfg.delete_enabled = bool(delete.get("enabled", cfg.delete_enabled))
-    maint = _section(storage.get("maintenance"), "storage.maintenance", {"uploadpurging"})
+    maint = _section(storage.get("maintenance"), "storage.maintenance", {"uploadpurging", "readonly"})
+    readonly = _section(maint.get("readonly"), "storage.maintenance.readonly", {"enabled"})
+    cfg.read_only = bool(readonly.get("enabled", cfg.read_only))
     purge = _section(maint.get("uploadpurging"), "storage.maintenance.uploadpurging",
                      {"enabled", "age", "interval", "dryrun"})
     if purge.get("dryrun"):

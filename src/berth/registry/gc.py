@@ -8,7 +8,9 @@ blob, and the repository links to it.
 Like distribution's garbage collector this is not safe beside uploads: a
 layer pushed just before its manifest is unreferenced until the manifest
 arrives. So gc takes the root's lock exclusively and refuses to run while a
-`berth registry serve` holds it (the server holds it shared).
+`berth registry serve` holds it (the server holds it shared). A server started
+with `--read-only` (distribution's maintenance.readonly) takes no lock, so gc
+can run while it keeps serving pulls.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def collect(root: str, dry_run: bool = False, delete_untagged: bool = False,
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise GcError(f"the registry at {storage.root} is in use by a running `berth registry serve`; "
-                          "stop it first: garbage collection is not safe beside uploads") from None
+                          "stop it or restart it with --read-only first: garbage collection is not safe beside uploads") from None
         return _collect(storage, dry_run, delete_untagged, say)
     finally:
         os.close(fd)
