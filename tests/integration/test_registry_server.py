@@ -185,8 +185,7 @@ def env():
 def srv(env):
     sb, dialer = env
     root = os.path.join(sb.dir, "reg")
-    s = Server(sb, dialer, 5000, root, "--delete-enabled", "--upload-purge-age", "1500ms",
-               "--upload-purge-interval", "300ms")
+    s = Server(sb, dialer, 5000, root, "--delete-enabled")
     yield s
     s.stop()
 
@@ -282,17 +281,25 @@ def test_cancelled_upload_is_gone(srv):
     assert not os.path.exists(os.path.join(srv.root, "uploads", h["Docker-Upload-UUID"]))
 
 
-def test_stale_upload_is_purged_after_the_timeout(srv):
-    status, h, _ = srv.req("POST", "/v2/stale/blobs/uploads/")
-    path = h["Location"].split("127.0.0.1:5000", 1)[1]
-    assert srv.req("PATCH", path, b"partial")[0] == 202
-    assert srv.req("GET", path)[1]["Range"] == "0-6"
-    updir = os.path.join(srv.root, "uploads", h["Docker-Upload-UUID"])
-    assert os.path.isdir(updir)
-    time.sleep(2.3)
-    status, _, body = srv.req("GET", path)
-    assert status == 404 and error_code(body) == "BLOB_UPLOAD_UNKNOWN"
-    assert not os.path.exists(updir)
+def test_stale_upload_is_resumable_then_purged_after_the_timeout(env):
+    sb, dialer = env
+    srv = Server(sb, dialer, 5006, os.path.join(sb.dir, "purge"), "--upload-purge-age", "1500ms",
+                 "--upload-purge-interval", "300ms")
+    try:
+        status, h, _ = srv.req("POST", "/v2/stale/blobs/uploads/")
+        path = h["Location"].split("127.0.0.1:5006", 1)[1]
+        assert srv.req("PATCH", path, b"partial")[0] == 202
+        assert srv.req("GET", path)[1]["Range"] == "0-6"
+        updir = os.path.join(srv.root, "uploads", h["Docker-Upload-UUID"])
+        assert os.path.isdir(updir)
+        deadline = time.monotonic() + 10
+        while os.path.exists(updir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status, _, body = srv.req("GET", path)
+        assert status == 404 and error_code(body) == "BLOB_UPLOAD_UNKNOWN"
+        assert not os.path.exists(updir)
+    finally:
+        srv.stop()
 
 
 def test_cross_repository_mount(srv):
