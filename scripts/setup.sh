@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(crun runc catatonit busybox-static iproute2 nftables mmdebstrap util-linux procps
-          systemd ca-certificates wget dropbear-bin openssh-client docker-registry skopeo)
+          systemd ca-certificates wget dropbear-bin openssh-client docker-registry skopeo
+          docker-compose)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
