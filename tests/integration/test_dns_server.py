@@ -101,7 +101,9 @@ async def _world() -> None:
     loop = asyncio.get_running_loop()
     await loop.create_datagram_endpoint(_StubUDP, local_addr=("127.0.0.1", STUB_PORT))
     await asyncio.start_server(_stub_tcp, "127.0.0.1", STUB_PORT)
-    procs = {k: _container_ns() for k in "abcdef"}
+    procs = {k: _container_ns() for k in "abcdefg"}
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes queries, never answers
+    silent.bind(("127.0.0.1", STUB_PORT + 1))
     await asyncio.sleep(0.3)
     paths = {k: f"/proc/{p.pid}/ns/net" for k, p in procs.items()}
     resolver = FakeResolver()
@@ -115,6 +117,7 @@ async def _world() -> None:
     # its own --dns servers, and an ndots option: single-label strangers stay unanswered
     await dead.start("e", paths["e"], upstreams=[f"127.0.0.1:{STUB_PORT}"], ndots_set=True)
     await good.start("f", paths["f"])
+    await good.start("g", paths["g"], upstreams=[f"127.0.0.1:{STUB_PORT + 1}", f"127.0.0.1:{STUB_PORT}"])
     print(json.dumps(paths), flush=True)
     while True:  # commands from the test, until it closes our stdin
         line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -288,6 +291,16 @@ def test_container_upstreams_and_ndots(world):
     assert reply.header.rcode == RCODE.NOERROR and reply.rr == []
     assert sorted(addrs(ask(world["e"], "web"))) == ["172.18.0.2", "172.18.0.3"]
     assert ask(world["a"], "stranger").header.rcode == RCODE.NXDOMAIN  # without ndots: forwarded
+
+
+def test_a_silent_upstream_times_out_and_the_next_one_answers(world):
+    import time
+
+    start = time.monotonic()
+    reply = ask(world["g"], "www.example.com")
+    took = time.monotonic() - start
+    assert addrs(reply) == ["93.184.216.34"]
+    assert 0.9 < took < 3  # the world's timeout is 1 s per upstream
 
 
 def _command(world, text: str) -> str:
