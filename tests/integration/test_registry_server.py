@@ -250,6 +250,23 @@ def test_chunked_upload_interrupted_client_resumes_from_the_reported_offset(srv)
     assert srv.req("GET", path)[0] == 404  # the session is gone
 
 
+def test_streamed_patch_without_content_range_as_docker_sends_it(srv):
+    """docker's pusher streams a layer with chunked transfer coding and no Content-Range."""
+    parts = [os.urandom(70_000) for _ in range(5)]
+    status, h, _ = srv.req("POST", "/v2/streamed/blobs/uploads/")
+    path = h["Location"].split("127.0.0.1:5000", 1)[1]
+    conn = srv.connection()
+    conn.request("PATCH", path, body=iter(parts), headers={"Content-Type": "application/octet-stream"},
+                 encode_chunked=True)
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert resp.status == 202 and resp.headers["Range"] == f"0-{350_000 - 1}"
+    d = digest(b"".join(parts))
+    assert srv.req("PUT", f"{path}?digest={d}")[0] == 201
+    assert srv.req("GET", f"/v2/streamed/blobs/{d}")[2] == b"".join(parts)
+
+
 def test_digest_mismatch_is_rejected_and_nothing_is_stored(srv):
     data = b"the real content"
     wrong = digest(b"something else")
