@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from berth.cli.cmd_network import natural_less, natural_sorted
+from berth.cli.netopts import natural_less, natural_sorted
 from berth.cli.main import main
 from test_cli_support import FakeDaemon, Reply, error_reply, json_reply
 

@@ -22,88 +22,11 @@ from .command import (
     filters_query,
 )
 from .flags import FlagSet, Values
+from .netopts import csv_value, ipam_config, kv_map, label_value, natural_sorted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-
-# --- shared helpers ---------------------------------------------------------------------------
-
-
-def natural_less(a: str, b: str) -> bool:
-    """sortorder.NaturalLess: digit runs compare as numbers, digits sort before other bytes."""
-    i = j = 0
-    la, lb = len(a), len(b)
-    while i < la and j < lb:
-        ca, cb = a[i], b[j]
-        da, db = ca.isdigit() and ca.isascii(), cb.isdigit() and cb.isascii()
-        if da != db:
-            return da
-        if not da:
-            if ca != cb:
-                return ca.encode() < cb.encode()
-            i += 1
-            j += 1
-            continue
-        while i < la and a[i] == "0":
-            i += 1
-        while j < lb and b[j] == "0":
-            j += 1
-        nz_a, nz_b = i, j
-        while i < la and a[i].isdigit() and a[i].isascii():
-            i += 1
-        while j < lb and b[j].isdigit() and b[j].isascii():
-            j += 1
-        if i - nz_a != j - nz_b:
-            return i - nz_a < j - nz_b
-        if a[nz_a:i] != b[nz_b:j]:
-            return a[nz_a:i] < b[nz_b:j]
-        if nz_a != nz_b:
-            return nz_a < nz_b
-    return la < lb
-
-
-def natural_sorted(items: list[Any], key: Any = lambda x: x) -> list[Any]:
-    from functools import cmp_to_key
-
-    def cmp(x: Any, y: Any) -> int:
-        kx, ky = key(x), key(y)
-        if natural_less(kx, ky):
-            return -1
-        if natural_less(ky, kx):
-            return 1
-        return 0
-
-    return sorted(items, key=cmp_to_key(cmp))
-
-
-def _csv(text: str) -> list[str]:
-    """pflag's string-slice value: comma separated, CSV quoting; "" is no item."""
-    if not text:
-        return []
-    import csv
-
-    try:
-        return next(csv.reader([text]))
-    except (csv.Error, StopIteration) as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _kv(items: list[str]) -> dict[str, str]:
-    """opts.MapOpts / ConvertKVStringsToMap: "k=v" → k: v, a bare "k" → k: ""; keys sorted like Go's JSON."""
-    out: dict[str, str] = {}
-    for item in items:
-        k, _, v = item.partition("=")
-        out[k] = v
-    return dict(sorted(out.items()))
-
-
-def _label(text: str) -> str:
-    key = text.partition("=")[0]
-    if not key.strip():
-        raise ValueError(f"invalid label '{text}': empty name")
-    return text
 
 
 # --- create -----------------------------------------------------------------------------------
@@ -116,134 +39,18 @@ def _create_flags(fs: FlagSet) -> None:
     fs.string("config-from", "", "The network from which to copy the configuration")
     fs.bool("config-only", "", "Create a configuration only network")
     fs.string("driver", "d", "Driver to manage the Network", default="bridge")
-    fs.list("gateway", "", "IPv4 or IPv6 Gateway for the master subnet", kind="strings", convert=_csv)
+    fs.list("gateway", "", "IPv4 or IPv6 Gateway for the master subnet", kind="strings", convert=csv_value)
     fs.bool("ingress", "", "Create swarm routing-mesh network")
     fs.bool("internal", "", "Restrict external access to the network")
-    fs.list("ip-range", "", "Allocate container ip from a sub-range", kind="strings", convert=_csv)
+    fs.list("ip-range", "", "Allocate container ip from a sub-range", kind="strings", convert=csv_value)
     fs.string("ipam-driver", "", "IP Address Management Driver", default="default")
     fs.list("ipam-opt", "", "Set IPAM driver specific options", kind="map", help_default="map[]")
     fs.bool("ipv4", "", "Enable or disable IPv4 address assignment", default=True)
     fs.bool("ipv6", "", "Enable or disable IPv6 address assignment")
-    fs.list("label", "", "Set metadata on a network", convert=_label)
+    fs.list("label", "", "Set metadata on a network", convert=label_value)
     fs.list("opt", "o", "Set driver specific options", kind="map", help_default="map[]")
     fs.string("scope", "", "Control the network's scope")
-    fs.list("subnet", "", "Subnet in CIDR format that represents a network segment", kind="strings", convert=_csv)
-
-
-def _go_ip(text: str) -> Any:
-    """net.ParseIP: an address or None (no zones, no leading zeros in IPv4)."""
-    import ipaddress
-
-    if "%" in text:
-        return None
-    try:
-        addr = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if addr.version == 6 and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
-    return addr
-
-
-def _go_cidr(text: str) -> Any:
-    """net.ParseCIDR's network, or ValueError("invalid CIDR address: X")."""
-    import ipaddress
-
-    ip_text, sep, bits = text.partition("/")
-    ip = _go_ip(ip_text)
-    if not sep or ip is None or not bits.isdigit() or not bits.isascii():
-        raise ValueError(f"invalid CIDR address: {text}")
-    width = 32 if ip.version == 4 else 128
-    if ":" in ip_text and ip.version == 4:
-        width = 128
-        if int(bits) > width:
-            raise ValueError(f"invalid CIDR address: {text}")
-        if int(bits) < 96:
-            return ipaddress.ip_network(f"::ffff:{ip}/{bits}", strict=False)
-        return ipaddress.ip_network(f"{ip}/{int(bits) - 96}", strict=False)
-    if int(bits) > width:
-        raise ValueError(f"invalid CIDR address: {text}")
-    return ipaddress.ip_network(f"{ip}/{int(bits)}", strict=False)
-
-
-def _subnet_matches(subnet: str, data: str) -> bool:
-    """docker's subnetMatches: does `subnet` hold the address (or CIDR's address) `data`?"""
-    try:
-        net = _go_cidr(subnet)
-    except ValueError as exc:
-        raise CliError(f"invalid subnet: {exc}") from None
-    if "/" in data:
-        try:
-            _go_cidr(data)
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        ip = _go_ip(data.partition("/")[0])
-    else:
-        ip = _go_ip(data)
-    if ip is None:
-        return False
-    if ip.version != net.version:
-        import ipaddress
-
-        if net.version == 6 and ip.version == 4:
-            ip = ipaddress.IPv6Address(f"::ffff:{ip}")
-        else:
-            return False
-    return ip in net
-
-
-def ipam_config(subnets: list[str], ranges: list[str], gateways: list[str],
-                aux: list[str]) -> list[dict[str, Any]]:
-    """docker's consolidateIpam: one IPAMConfig per subnet, in the order given."""
-    if len(subnets) < len(ranges) or len(subnets) < len(gateways):
-        raise CliError("every ip-range or gateway must have a corresponding subnet")
-    data: dict[str, dict[str, Any]] = {}
-    for s in subnets:
-        for k in data:
-            if _subnet_matches(s, k) or _subnet_matches(k, s):
-                raise CliError("multiple overlapping subnet configuration is not supported")
-        data[s] = {"Subnet": s, "IPRange": "", "Gateway": "", "AuxiliaryAddresses": {}}
-    for r in ranges:
-        match = False
-        for s in subnets:
-            try:
-                _go_cidr(r)
-            except ValueError as exc:
-                raise CliError(str(exc)) from None
-            if not _subnet_matches(s, r):
-                continue
-            if data[s]["IPRange"]:
-                raise CliError(f"cannot configure multiple ranges ({r}, {data[s]['IPRange']}) "
-                               f"on the same subnet ({s})")
-            data[s]["IPRange"] = r
-            match = True
-        if not match:
-            raise CliError(f"no matching subnet for range {r}")
-    for g in gateways:
-        match = False
-        for s in subnets:
-            if not _subnet_matches(s, g):
-                continue
-            if data[s]["Gateway"]:
-                raise CliError(f"cannot configure multiple gateways ({g}, {data[s]['Gateway']}) "
-                               f"for the same subnet ({s})")
-            data[s]["Gateway"] = g
-            match = True
-        if not match:
-            raise CliError(f"no matching subnet for gateway {g}")
-    for key, addr in _kv(aux).items():
-        match = False
-        for s in subnets:
-            if not _subnet_matches(s, addr):
-                continue
-            data[s]["AuxiliaryAddresses"][key] = addr
-            match = True
-        if not match:
-            raise CliError(f"no matching subnet for aux-address {addr}")
-    out = []
-    for entry in data.values():  # omitempty, as Go marshals IPAMConfig
-        out.append({k: v for k, v in entry.items() if v})
-    return out
+    fs.list("subnet", "", "Subnet in CIDR format that represents a network segment", kind="strings", convert=csv_value)
 
 
 def create_body(v: Values, name: str) -> dict[str, Any]:
@@ -255,7 +62,7 @@ def create_body(v: Values, name: str) -> dict[str, Any]:
         body["EnableIPv6"] = v.ipv6
     body["IPAM"] = {
         "Driver": v.ipam_driver,
-        "Options": _kv(v.ipam_opt),
+        "Options": kv_map(v.ipam_opt),
         "Config": ipam_config(v.subnet, v.ip_range, v.gateway, v.aux_address),
     }
     body.update({
@@ -264,8 +71,8 @@ def create_body(v: Values, name: str) -> dict[str, Any]:
         "Ingress": v.ingress,
         "ConfigOnly": v.config_only,
         "ConfigFrom": {"Network": v.config_from} if v.config_from else None,
-        "Options": _kv(v.opt),
-        "Labels": _kv(v.label),
+        "Options": kv_map(v.opt),
+        "Labels": kv_map(v.label),
         "Name": name,
     })
     return body
@@ -286,14 +93,14 @@ def create_command() -> Command:
 
 
 def _connect_flags(fs: FlagSet) -> None:
-    fs.list("alias", "", "Add network-scoped alias for the container", kind="strings", convert=_csv)
-    fs.list("driver-opt", "", "driver options for the network", kind="strings", convert=_csv)
+    fs.list("alias", "", "Add network-scoped alias for the container", kind="strings", convert=csv_value)
+    fs.list("driver-opt", "", "driver options for the network", kind="strings", convert=csv_value)
     fs.int("gw-priority", "", "Highest gw-priority provides the default gateway. Accepts positive and "
            "negative values.")
     fs.string("ip", "", 'IPv4 address (e.g., "172.30.100.104")')
     fs.string("ip6", "", 'IPv6 address (e.g., "2001:db8::33")')
     fs.list("link", "", "Add link to another container")
-    fs.list("link-local-ip", "", "Add a link-local address for the container", kind="strings", convert=_csv)
+    fs.list("link-local-ip", "", "Add a link-local address for the container", kind="strings", convert=csv_value)
 
 
 def connect_body(v: Values, container: str) -> dict[str, Any]:
