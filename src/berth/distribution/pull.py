@@ -18,9 +18,12 @@ import os
 import shutil
 import threading
 import hashlib
+import queue
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
+
+from isal import isal_zlib
 
 from berth.distribution import progress as prog
 from berth.distribution.blobcache import BlobCache
@@ -117,7 +120,11 @@ def resolve(reg: Registry, ref: refs.Reference, want: mf.Platform | None) -> Res
 
 class _TeeReader:
     """The layer's compressed stream: stored partial bytes first, then the
-    network, appended to the partial file as they arrive, all hashed."""
+    network, appended to the partial file as they arrive, all hashed.
+
+    A download thread does the network side (receive, append, hash) while the
+    caller's thread decompresses and applies, so the two halves overlap.
+    """
 
     def __init__(self, part: BinaryIO, have: int, resp: Any, meter: prog.Meter, expected: int) -> None:
         self.part = part
@@ -129,35 +136,116 @@ class _TeeReader:
         self.expected = expected
         self.error: BaseException | None = None
         self.net_bytes = 0
+        self._q: queue.Queue = queue.Queue(maxsize=32)
+        self._mode: str | None = None
+        self._magic = b""
+        self._pending = b""
+        self._gz: Any = None
+        self.inflate_error: BerthError | None = None
+        self._buf = b""
+        self._eof = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._download, name="pull-recv", daemon=True)
+        self._thread.start()
+
+    def _put(self, data: bytes) -> bool:
+        while not self._stop:
+            try:
+                self._q.put(data, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _download(self) -> None:
+        try:
+            fd = self.part.fileno()
+            offset = 0
+            while offset < self.have:
+                data = os.pread(fd, min(CHUNK, self.have - offset), offset)
+                if not data:
+                    self.error = System("partial download shrank while reading it")
+                    return
+                offset += len(data)
+                self.sha.update(data)
+                self.total += len(data)
+                out = self._inflate(data)
+                if out and not self._put(out):
+                    return
+            self.part.seek(self.have)
+            while not self._stop:
+                try:
+                    data = self.resp.read(CHUNK)
+                except BaseException as e:  # noqa: BLE001 - kept and reported as the pull's error
+                    self.error = Unavailable(f"failed to download layer: {_neterr(e)}")
+                    return
+                if not data:
+                    if self.total < self.expected:
+                        self.error = Unavailable("failed to download layer: unexpected EOF")
+                    return
+                self.part.write(data)
+                self.sha.update(data)
+                self.total += len(data)
+                self.net_bytes += len(data)
+                self.meter.add(len(data))
+                out = self._inflate(data)
+                if out and not self._put(out):
+                    return
+            if self._gz is not None and not self._gz.eof and self.total:
+                self.inflate_error = InvalidParameter("failed to read gzip layer: unexpected end of stream")
+        finally:
+            try:
+                self._q.put_nowait(None)
+            except queue.Full:
+                if not self._stop:
+                    self._q.put(None)
+
+    def _inflate(self, data: bytes) -> bytes:
+        """gzip is inflated on this thread (isal), so the applier only parses and writes."""
+        if self._mode is None:
+            self._magic += data[:2 - len(self._magic)]
+            if len(self._magic) < 2:
+                self._pending += data
+                return b""
+            self._mode = "gzip" if self._magic == b"\x1f\x8b" else "raw"
+            data, self._pending = self._pending + data, b""
+            if self._mode == "gzip":
+                self._gz = isal_zlib.decompressobj(31)
+        if self._mode == "failed":
+            return b""
+        if self._gz is None:
+            return data
+        out = []
+        try:
+            while data:
+                if self._gz.eof:  # a multi-member gzip stream
+                    self._gz = isal_zlib.decompressobj(31)
+                out.append(self._gz.decompress(data))
+                data = self._gz.unused_data if self._gz.eof else b""
+        except Exception as e:  # noqa: BLE001 - isal's error: a corrupt stream
+            # keep hashing what follows: the digest check decides how this is reported
+            self.inflate_error = InvalidParameter(f"failed to read gzip layer: {e}")
+            self._mode, self._gz = "failed", None
+            return b""
+        return b"".join(out)
 
     def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            n = CHUNK
-        n = max(n, 65536)
-        if self.total < self.have:
-            data = self.part.read(min(n, self.have - self.total))
-            if not data:
-                self.error = System("partial download shrank while reading it")
-                raise self.error
-        else:
-            if self.resp is None:
+        if not self._buf:
+            if self._eof:
                 return b""
-            try:
-                data = self.resp.read(min(n, CHUNK))
-            except BaseException as e:  # noqa: BLE001 - kept and reported as the pull's error
-                self.error = Unavailable(f"failed to download layer: {_neterr(e)}")
-                raise self.error from None
-            if not data:
-                if self.total < self.expected:
-                    self.error = Unavailable("failed to download layer: unexpected EOF")
+            data = self._q.get()
+            if data is None:
+                self._eof = True
+                self._thread.join()
+                if self.error is not None:
                     raise self.error
                 return b""
-            self.part.write(data)
-            self.net_bytes += len(data)
-            self.meter.add(len(data))
-        self.sha.update(data)
-        self.total += len(data)
-        return data
+            self._buf = data
+        if n is None or n < 0 or n >= len(self._buf):
+            out, self._buf = self._buf, b""
+            return out
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
 
     def readinto(self, buf: Any) -> int:
         data = self.read(len(buf))
@@ -166,6 +254,16 @@ class _TeeReader:
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        """Stop the download thread (after an error on the consuming side)."""
+        self._stop = True
+        while True:
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join(timeout=5)
 
 
 def _neterr(e: BaseException) -> str:
@@ -301,6 +399,8 @@ class Puller:
                     os.unlink(part_path)
                     raise InvalidParameter(f"filesystem layer verification failed for digest {digest}") from None
                 os.unlink(part_path)
+                if tee.inflate_error is not None:
+                    raise tee.inflate_error from None
                 raise InvalidParameter(f"failed to register layer: {getattr(e, 'message', e)}") from None
             # apply_layer read the tar to its end; anything after it must still be read and hashed
             while tee.read(CHUNK):
@@ -313,6 +413,9 @@ class Puller:
         if "sha256:" + tee.sha.hexdigest() != digest or (size and tee.total != size):
             os.unlink(part_path)
             raise InvalidParameter(f"filesystem layer verification failed for digest {digest}")
+        if tee.inflate_error is not None:
+            os.unlink(part_path)
+            raise tee.inflate_error
         if result.diff_id != j.diff_id:
             os.unlink(part_path)
             raise InvalidParameter(f"layer {digest}: diff id {result.diff_id} does not match the config's {j.diff_id}")
