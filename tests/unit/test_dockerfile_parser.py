@@ -382,3 +382,15 @@ def test_long_line_limit():
     assert str(e.value) == (
         "failed to parse Dockerfile: dockerfile line greater than max allowed size of 65535"
     )
+
+
+def test_heredoc_content_expansion():
+    from berth.build.parser import heredoc_content
+
+    df = parse('FROM a\nCOPY <<-EOF <<"Q" /x\n\techo "$HOME" \\$HOME ${U:-d} \'$HOME\'\n\tEOF\n$HOME\nQ\n')
+    expanded, quoted = df.instructions[1].heredocs
+    env = {"HOME": "/root"}
+    # quotes stay (they belong to the script), escapes apply, unset default used
+    assert heredoc_content(expanded, env) == "echo \"/root\" $HOME d '/root'\n"
+    # a quoted delimiter turns expansion off
+    assert heredoc_content(quoted, env) == "$HOME\n"

@@ -20,7 +20,7 @@ from berth.build.parser.checks import (
     parse_flags,
 )
 from berth.build.parser.core import parse_ast
-from berth.build.parser.expand import expand_instruction
+from berth.build.parser.expand import expand_instruction, heredoc_content
 from berth.build.parser.model import Dockerfile, DockerfileParseError, Heredoc, Instruction
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "group_stages",
     "check_instruction",
     "expand_instruction",
+    "heredoc_content",
     "onbuild_trigger",
 ]
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from berth.build.parser.model import Instruction
+from berth.build.parser.model import Heredoc, Instruction
 from berth.build.shell_lexer import EXPANDED_INSTRUCTIONS, ShellLexer
 
-__all__ = ["expand_instruction", "EXPANDED_INSTRUCTIONS"]
+__all__ = ["expand_instruction", "heredoc_content", "EXPANDED_INSTRUCTIONS"]
 
 _FLAG_EXPANDED = {
     "ADD": ("chown", "chmod"),
@@ -71,3 +71,15 @@ def expand_instruction(
             if eq and name in names:
                 flags[i] = f"--{name}={word(value, env)}"
     return dataclasses.replace(ins, args=args, flags=flags)
+
+
+def heredoc_content(doc: Heredoc, env: Mapping[str, str]) -> str:
+    """A COPY/ADD heredoc body as the build writes it: leading tabs removed
+    for `<<-`, then, unless the delimiter was quoted, variables expanded the
+    way buildkit's ExpandRaw does (quotes left alone, `\\` escapes applied,
+    whatever the file's escape directive). RUN heredocs are not expanded by
+    the builder: the shell that runs them does that."""
+    text = doc.chomped()
+    if not doc.expand:
+        return text
+    return ShellLexer("\\", skip_process_quotes=True).process_word(text, env)
