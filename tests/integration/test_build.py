@@ -298,3 +298,62 @@ def test_symlinks_in_the_context_stay_inside_it(sandbox, tmp_path):
         t.addfile(info, io.BytesIO(b"x"))
     status, _h, body = raw_request(sandbox, "POST", "/v1.45/build", buf.getvalue(), "application/x-tar")
     assert status == 400 and b"outside of the context" in body
+
+
+def test_onbuild_triggers_run_in_children(sandbox, tmp_path):
+    write(tmp_path / "parent", {"Dockerfile": "FROM busybox\nONBUILD RUN echo triggered > /t\n"})
+    write(tmp_path / "child", {"Dockerfile": "FROM onparent\nRUN cat /t\n"})
+    assert sandbox.berth("build", "-t", "onparent", str(tmp_path / "parent")).returncode == 0
+    out = sandbox.berth("build", "-t", "onchild", str(tmp_path / "child"))
+    assert out.returncode == 0, out.stderr
+    assert "# Executing 1 build trigger" in out.stdout and "triggered" in out.stdout
+    cfg = json.loads(sandbox.berth("image", "inspect", "-f", "{{json .Config.OnBuild}}", "onchild").stdout)
+    assert not cfg  # triggers are not inherited by grandchildren
+
+
+def test_client_disconnecting_mid_build_leaves_no_container_or_mount(sandbox, tmp_path):
+    import socket
+    import time
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        data = b"FROM busybox\nRUN echo started; sleep 60\n"
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    body = buf.getvalue()
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sandbox.sock)
+    s.sendall(f"POST /v1.45/build?t=gone HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+              f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    got = b""
+    deadline = time.monotonic() + 30
+    while b"started" not in got and time.monotonic() < deadline:
+        got += s.recv(65536)
+    cid = got.split(b"Running in ")[1][:12].decode()
+    s.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        left = sandbox.berth("ps", "-aq", "--no-trunc").stdout
+        mounts = sandbox.nsenter(["cat", "/proc/self/mountinfo"]).stdout
+        if cid not in left and cid not in mounts and "/build/" not in mounts:
+            break
+        time.sleep(0.2)
+    assert cid not in sandbox.berth("ps", "-aq", "--no-trunc").stdout
+    mounts = sandbox.nsenter(["cat", "/proc/self/mountinfo"]).stdout
+    assert cid not in mounts and "/build/" not in mounts
+    assert not os.listdir(os.path.join(sandbox.data_root, "build")) or all(
+        n == "cache-mounts" for n in os.listdir(os.path.join(sandbox.data_root, "build")))
+
+
+def test_cache_survives_a_daemon_restart_and_builder_prune_drops_it(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo cached > /c\nCOPY f /f\n", "f": "x\n"})
+    assert sandbox.berth("build", "-t", "durable", str(tmp_path)).returncode == 0
+    sandbox.kill_daemon(15)
+    sandbox.start_daemon()
+    again = sandbox.berth("build", "-t", "durable", str(tmp_path))
+    assert again.stdout.count(" ---> Using cache") == 2, again.stdout
+    pruned = sandbox.berth("builder", "prune", "-f")
+    assert pruned.returncode == 0 and "Total reclaimed space:" in pruned.stdout, pruned.stderr
+    cold = sandbox.berth("build", "-t", "durable", str(tmp_path))
+    assert cold.returncode == 0 and "Using cache" not in cold.stdout

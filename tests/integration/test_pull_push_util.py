@@ -152,3 +152,15 @@ def wait_gone(pred, timeout: float = 5) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def start_berth_registry(sb, port: int, root: str, *flags: str) -> None:
+    """`berth registry serve` inside the sandbox (another helper's server, used as any registry)."""
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
+    log = open(os.path.join(sb.dir, f"berth-registry-{port}.log"), "ab")
+    subprocess.Popen(sb.nsenter_argv([sys.executable, "-m", "berth.cli.main", "registry", "serve",
+                                      "--addr", f"127.0.0.1:{port}", "--root", root, *flags]),
+                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                     env=dict(os.environ, PYTHONPATH=src))
+    log.close()
+    _wait_port(sb, port, timeout=20)

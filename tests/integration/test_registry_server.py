@@ -413,6 +413,11 @@ def test_manifest_lists_indexes_and_accept_negotiation(srv):
         {"mediaType": OCI_MANIFEST, "digest": digest(b"ghost"), "size": 5}]}).encode()
     status, _, body = put_manifest(srv, "multi/app", "bad", bad, OCI_INDEX)
     assert status == 400 and error_code(body) == "MANIFEST_BLOB_UNKNOWN"
+    # buildkit's cache index lists blobs: accepted when the repository holds them
+    cache_blob = push_blob(srv, "multi/app", b"cache layer")
+    cache = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": cache_blob, "size": 11}]}).encode()
+    assert put_manifest(srv, "multi/app", "cache", cache, OCI_INDEX)[0] == 201
 
 
 def test_manifest_delete_by_digest_and_tag(srv):

@@ -254,6 +254,11 @@ def test_gc_sweeps_unreferenced_blobs_and_optionally_untagged_manifests(tmp_path
     idx = json.dumps({"schemaVersion": 2, "mediaType": mf.OCI_INDEX,
                       "manifests": [{"mediaType": mf.DOCKER_MANIFEST, "digest": child, "size": 1}]}).encode()
     st.put_manifest("team/multi", digest(idx), mf.OCI_INDEX, idx, "latest", None)
+    st.write_blob(digest(b"cache"), b"cache")
+    st.link_blob("team/multi", digest(b"cache"))
+    cache = json.dumps({"schemaVersion": 2, "mediaType": mf.OCI_INDEX, "manifests": [
+        {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(b"cache"), "size": 5}]}).encode()
+    st.put_manifest("team/multi", digest(cache), mf.OCI_INDEX, cache, "cache", None)
     st.write_blob(digest(b"orphan"), b"orphan")
     st.link_blob("team/app", digest(b"orphan"))
 
@@ -272,7 +277,7 @@ def test_gc_sweeps_unreferenced_blobs_and_optionally_untagged_manifests(tmp_path
     assert st.manifest("team/app", untagged) is None and st.blob_size(digest(b"untagged layer")) is None
     assert st.manifest("team/app", tagged) and st.blob_size(digest(b"tagged layer")) == 12
     assert st.manifest("team/multi", child) and st.blob_size(digest(b"child layer")) == 11
-    assert st.blob_size(digest(idx)) == len(idx)
+    assert st.blob_size(digest(idx)) == len(idx) and st.blob_size(digest(b"cache")) == 5
 
 
 def test_gc_needs_an_existing_root(capsys, tmp_path):

@@ -125,7 +125,7 @@ def _collect(storage: Storage, dry_run: bool, delete_untagged: bool, say: Callab
             say(f"{name}: marking manifest {d}")
             result.marked.add(d)
             p, _ = parsed[d]
-            for blob in (p.blobs if p else []):
+            for blob in (p.blobs + p.children if p else []):
                 if blob.digest not in result.marked:
                     say(f"{name}: marking blob {blob.digest}")
                     result.marked.add(blob.digest)

@@ -215,6 +215,10 @@ async def put_manifest(request: web.Request, r: Route, reg: Registry) -> web.Str
             raise RegistryError("MANIFEST_INVALID", {"digest": d.digest, "size": d.size, "stored": size},
                                 message="manifest invalid: a descriptor's size does not match its blob")
     for d in parsed.children:
+        # buildkit's registry cache lists layer blobs in an index: a child that does not
+        # claim a manifest type may be a blob of the repository instead
+        if d.media_type not in mf.SUPPORTED and reg.storage.repo_blob_size(r.name, d.digest) is not None:
+            continue
         if reg.storage.manifest(r.name, d.digest) is None:
             raise RegistryError("MANIFEST_BLOB_UNKNOWN", {"digest": d.digest},
                                 message="manifest references a manifest unknown to the repository")

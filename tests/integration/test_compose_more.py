@@ -1,0 +1,226 @@
+"""berth compose beyond the basic lifecycle: service-name DNS, foreground up with
+--exit-code-from, run/exec, dependency conditions, scale, --wait failures, orphans, build."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from harness import SRC, api
+
+pytestmark = pytest.mark.integration
+
+
+def compose(sandbox, d: Path, *args, name: str = "more", timeout: float = 120):
+    (d / "compose.yaml").exists() or pytest.fail("no compose.yaml")
+    return subprocess.run([sys.executable, "-m", "berth.cli.main", "compose", "-p", name,
+                           "-f", str(d / "compose.yaml"), *args],
+                          env=dict(sandbox.env(), PYTHONPATH=SRC), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def write(d: Path, text: str) -> Path:
+    (d / "compose.yaml").write_text(textwrap.dedent(text))
+    return d
+
+
+def project_containers(sandbox, name: str) -> list[dict]:
+    filters = quote(json.dumps({"label": [f"com.docker.compose.project={name}"]}))
+    status, rows = api(sandbox, "GET", f"/containers/json?all=1&filters={filters}")
+    assert status == 200
+    return rows
+
+
+@pytest.fixture
+def down(sandbox):
+    made: list[tuple[Path, str]] = []
+    yield made
+    for d, name in made:
+        compose(sandbox, d, "down", "-v", "-t", "0", name=name)
+
+
+def test_services_reach_each_other_by_name(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          server: {image: busybox, command: [sleep, "1000"], stop_signal: SIGKILL}
+          client: {image: busybox, command: [sleep, "1000"], stop_signal: SIGKILL}
+    """)
+    down.append((d, "more"))
+    r = compose(sandbox, d, "up", "-d")
+    assert r.returncode == 0, r.stderr
+    r = compose(sandbox, d, "exec", "-T", "client", "ping", "-c", "1", "-W", "2", "server")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 packets received" in r.stdout
+
+
+def test_foreground_up_exit_code_from(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          job: {image: busybox, command: ["sh", "-c", "echo job done; exit 3"]}
+          srv: {image: busybox, command: [sleep, "1000"], stop_signal: SIGKILL}
+    """)
+    down.append((d, "fg"))
+    r = compose(sandbox, d, "up", "--exit-code-from", "job", name="fg")
+    assert r.returncode == 3, r.stderr
+    assert "Attaching to job-1, srv-1" in r.stdout
+    assert "job-1  | job done" in r.stdout
+    assert "job-1 exited with code 3" in r.stdout
+    assert all(c["State"] == "exited" for c in project_containers(sandbox, "fg"))
+
+
+def test_run_rm_and_exec(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          app:
+            image: busybox
+            command: [sleep, "1000"]
+            environment: {GREETING: hello}
+            stop_signal: SIGKILL
+    """)
+    down.append((d, "runexec"))
+    r = compose(sandbox, d, "run", "--rm", "app", "sh", "-c", "echo $GREETING from run", name="runexec")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hello from run\n"
+    assert project_containers(sandbox, "runexec") == []
+    r = compose(sandbox, d, "run", "--rm", "app", "sh", "-c", "exit 7", name="runexec")
+    assert r.returncode == 7
+    r = compose(sandbox, d, "up", "-d", name="runexec")
+    assert r.returncode == 0, r.stderr
+    r = compose(sandbox, d, "exec", "-T", "-e", "X=1", "app", "sh", "-c", "echo $GREETING $X", name="runexec")
+    assert (r.returncode, r.stdout) == (0, "hello 1\n"), r.stderr
+    r = compose(sandbox, d, "exec", "-T", "nope", "true", name="runexec")
+    assert r.returncode == 1 and "no such service: nope" in r.stderr
+
+
+def test_dependency_conditions(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          init: {image: busybox, command: ["sh", "-c", "echo seeded > /shared/seed"], volumes: ["shared:/shared"]}
+          db:
+            image: busybox
+            command: [sleep, "1000"]
+            stop_signal: SIGKILL
+            healthcheck: {test: ["CMD", "true"], interval: 1s, start_period: 0s, start_interval: 200ms}
+          app:
+            image: busybox
+            command: ["sh", "-c", "cat /shared/seed; exec sleep 1000"]
+            stop_signal: SIGKILL
+            volumes: ["shared:/shared"]
+            depends_on:
+              init: {condition: service_completed_successfully}
+              db: {condition: service_healthy}
+        volumes: {shared: {}}
+    """)
+    down.append((d, "deps"))
+    r = compose(sandbox, d, "up", "-d", name="deps")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert " Container deps-db-1  Healthy" in lines
+    assert " Container deps-init-1  Exited" in lines
+    assert lines.index(" Container deps-db-1  Healthy") < lines.index(" Container deps-app-1  Starting")
+    r = compose(sandbox, d, "logs", "--no-log-prefix", "app", name="deps")
+    assert r.stdout == "seeded\n"
+
+
+def test_failed_dependency_stops_up(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          init: {image: busybox, command: ["sh", "-c", "exit 2"]}
+          app:
+            image: busybox
+            command: [sleep, "1000"]
+            depends_on: {init: {condition: service_completed_successfully}}
+    """)
+    down.append((d, "faildep"))
+    r = compose(sandbox, d, "up", "-d", name="faildep")
+    assert r.returncode == 1
+    assert 'service "init" didn\'t complete successfully: exit 2' in r.stderr
+    names = [c["Names"][0] for c in project_containers(sandbox, "faildep")]
+    assert names == ["/faildep-init-1"]
+
+
+def test_wait_reports_an_unhealthy_service(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          sick:
+            image: busybox
+            command: [sleep, "1000"]
+            stop_signal: SIGKILL
+            healthcheck: {test: ["CMD", "false"], interval: 200ms, retries: 1}
+    """)
+    down.append((d, "sick"))
+    r = compose(sandbox, d, "up", "-d", "--wait", "--wait-timeout", "30", name="sick")
+    assert r.returncode == 1
+    assert "container sick-sick-1 is unhealthy" in r.stderr
+
+
+def test_scale_up_and_down_and_orphans(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          w: {image: busybox, command: [sleep, "1000"], stop_signal: SIGKILL}
+          old: {image: busybox, command: [sleep, "1000"], stop_signal: SIGKILL}
+    """)
+    down.append((d, "scale"))
+    r = compose(sandbox, d, "up", "-d", "--scale", "w=3", name="scale")
+    assert r.returncode == 0, r.stderr
+    names = sorted(c["Names"][0] for c in project_containers(sandbox, "scale"))
+    assert names == ["/scale-old-1", "/scale-w-1", "/scale-w-2", "/scale-w-3"]
+    write(d, """
+        services:
+          w: {image: busybox, command: [sleep, "1000"], stop_signal: SIGKILL}
+    """)
+    r = compose(sandbox, d, "up", "-d", name="scale")
+    assert r.returncode == 0, r.stderr
+    assert "Found orphan containers ([scale-old-1])" in r.stderr
+    names = sorted(c["Names"][0] for c in project_containers(sandbox, "scale"))
+    assert names == ["/scale-old-1", "/scale-w-1"]
+    r = compose(sandbox, d, "up", "-d", "--remove-orphans", name="scale")
+    assert r.returncode == 0, r.stderr
+    assert sorted(c["Names"][0] for c in project_containers(sandbox, "scale")) == ["/scale-w-1"]
+
+
+def test_port_in_use_leaves_nothing_half_made(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          a: {image: busybox, command: [sleep, "1000"], ports: ["18080:80"], stop_signal: SIGKILL}
+    """)
+    down.append((d, "porta"))
+    r = compose(sandbox, d, "up", "-d", name="porta")
+    assert r.returncode == 0, r.stderr
+    d2 = tmp_path / "b"
+    d2.mkdir()
+    write(d2, """
+        services:
+          b: {image: busybox, command: [sleep, "1000"], ports: ["18080:80"]}
+    """)
+    down.append((d2, "portb"))
+    r = compose(sandbox, d2, "up", "-d", name="portb")
+    assert r.returncode == 1
+    assert "Error response from daemon" in r.stderr and "18080" in r.stderr
+    assert project_containers(sandbox, "portb") == []
+
+
+def test_restart_and_rm(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          r: {image: busybox, command: [sleep, "1000"], stop_signal: SIGKILL}
+    """)
+    down.append((d, "rr"))
+    assert compose(sandbox, d, "up", "-d", name="rr").returncode == 0
+    before = project_containers(sandbox, "rr")[0]["Id"]
+    status, info = api(sandbox, "GET", f"/containers/{before}/json")
+    r = compose(sandbox, d, "restart", name="rr")
+    assert r.returncode == 0, r.stderr
+    status, info2 = api(sandbox, "GET", f"/containers/{before}/json")
+    assert info2["State"]["StartedAt"] != info["State"]["StartedAt"] and info2["State"]["Running"]
+    r = compose(sandbox, d, "rm", "-f", name="rr")
+    assert "No stopped containers" in r.stderr
+    r = compose(sandbox, d, "rm", "-f", "-s", name="rr")
+    assert r.returncode == 0, r.stderr
+    assert project_containers(sandbox, "rr") == []

@@ -1,0 +1,105 @@
+"""The daemon's pull/push client against `berth registry serve`: the real docker
+CLI without auth, with a bearer-token service (`docker login`, the token dance
+with pull/push scopes), and `berth pull --all-tags`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from test_pull_push_util import client_env, start_berth_registry
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not os.path.exists("/usr/local/bin/docker"), reason="docker CLI not installed")]
+
+OPEN = "127.0.0.1:5010"
+TOKEN = "127.0.0.1:5011"
+
+
+@pytest.fixture(scope="module")
+def env(sandbox, tmp_path_factory):
+    import bcrypt
+
+    sb = sandbox
+    start_berth_registry(sb, 5010, os.path.join(sb.dir, "open-reg"))
+    htpasswd = os.path.join(sb.dir, "htpasswd")
+    with open(htpasswd, "w") as f:
+        for user, pw in (("alice", "wonder"), ("reader", "readonly")):
+            f.write(f"{user}:{bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)).decode()}\n")
+    cfg = os.path.join(sb.dir, "token.yml")
+    with open(cfg, "w") as f:
+        f.write(f"""auth:
+  htpasswd: {{path: {htpasswd}}}
+  token: {{realm: "http://{TOKEN}/token", service: berth-test, expiration: 60s}}
+  acl:
+    - {{account: alice, name: "*", actions: ["*"]}}
+    - {{account: reader, name: "team/*", actions: [pull]}}
+""")
+    start_berth_registry(sb, 5011, os.path.join(sb.dir, "token-reg"), "--config", cfg)
+    home = str(tmp_path_factory.mktemp("home"))
+    return {"env": client_env(sb, home), "home": home}
+
+
+def docker(env, *args, input=None):
+    return subprocess.run(["/usr/local/bin/docker", *args], env=env["env"], input=input,
+                          capture_output=True, text=True, timeout=120)
+
+
+def berth(env, *args, input=None):
+    return subprocess.run([sys.executable, "-m", "berth.cli.main", *args], env=env["env"], input=input,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _inspect(env, ref):
+    r = docker(env, "image", "inspect", ref)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)[0]
+
+
+def test_docker_push_pull_against_berth_registry(env):
+    image_id = _inspect(env, "busybox")["Id"]
+    docker(env, "tag", "busybox", f"{OPEN}/team/app:1")
+    r = docker(env, "push", f"{OPEN}/team/app:1")
+    assert r.returncode == 0 and "Pushed" in r.stdout, (r.stdout, r.stderr)
+    digest = [l for l in r.stdout.splitlines() if l.startswith("1: digest:")][0].split()[2]
+    assert "Layer already exists" in docker(env, "push", f"{OPEN}/team/app:1").stdout
+    assert docker(env, "rmi", f"{OPEN}/team/app:1").returncode == 0
+    r = docker(env, "pull", f"{OPEN}/team/app:1")
+    assert r.returncode == 0 and f"Digest: {digest}" in r.stdout, (r.stdout, r.stderr)
+    doc = _inspect(env, f"{OPEN}/team/app:1")
+    assert doc["Id"] == image_id and f"{OPEN}/team/app@{digest}" in doc["RepoDigests"]
+
+
+def test_bearer_token_login_push_and_pull(env):
+    docker(env, "tag", "busybox", f"{TOKEN}/team/secure:1")
+    anon = docker(env, "push", f"{TOKEN}/team/secure:1")
+    assert anon.returncode == 1
+    bad = docker(env, "login", "-u", "alice", "--password-stdin", TOKEN, input="wrong\n")
+    assert bad.returncode == 1 and "401 Unauthorized" in bad.stderr, bad.stderr
+    good = docker(env, "login", "-u", "alice", "--password-stdin", TOKEN, input="wonder\n")
+    assert good.returncode == 0 and "Login Succeeded" in good.stdout, good.stderr
+    r = docker(env, "push", f"{TOKEN}/team/secure:1")
+    assert r.returncode == 0 and "1: digest: sha256:" in r.stdout, (r.stdout, r.stderr)
+    assert docker(env, "rmi", f"{TOKEN}/team/secure:1").returncode == 0
+    assert docker(env, "logout", TOKEN).returncode == 0
+    # a pull-only account gets a pull token for team/*: pull works, push is refused
+    assert berth(env, "login", "-u", "reader", "--password-stdin", TOKEN, input="readonly\n").returncode == 0
+    r = berth(env, "pull", f"{TOKEN}/team/secure:1")
+    assert r.returncode == 0, r.stderr
+    denied = berth(env, "push", f"{TOKEN}/team/secure:1")
+    assert denied.returncode == 1 and denied.stderr.strip(), denied.stdout
+
+
+def test_berth_pull_all_tags(env):
+    for tag in ("a", "b"):
+        assert berth(env, "tag", "busybox", f"{OPEN}/team/multi:{tag}").returncode == 0
+    assert berth(env, "push", "-a", f"{OPEN}/team/multi").returncode == 0
+    assert berth(env, "rmi", f"{OPEN}/team/multi:a", f"{OPEN}/team/multi:b").returncode == 0
+    r = berth(env, "pull", "-a", f"{OPEN}/team/multi")
+    assert r.returncode == 0, r.stderr
+    assert "a: Pulling from" in r.stdout and "b: Pulling from" in r.stdout
+    assert _inspect(env, f"{OPEN}/team/multi:a")["Id"] == _inspect(env, f"{OPEN}/team/multi:b")["Id"]
