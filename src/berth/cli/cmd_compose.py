@@ -33,7 +33,7 @@ def _run(cli: Cli, g: Values, args: list[str]) -> int:
     module = __import__(f"berth.compose.cli.{spec[0]}", fromlist=["x"])
     fs = FlagSet(interspersed=name not in ("exec", "run"))
     getattr(module, f"flags_{name}")(fs)
-    ccli.global_flags(fs, hidden=True)
+    ccli.add_persistent(fs)
     path = f"berth compose {name}"
     try:
         v, positional = fs.parse(rest, stderr=cli.err)

@@ -41,6 +41,21 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def add_persistent(fs: FlagSet) -> None:
+    """The global flags, accepted after the subcommand too; a subcommand's own flag wins
+    (`rm -f` is --force, not --file), as cobra's local flags shadow persistent ones."""
+    from ...cli.flags import Flag
+
+    extra = FlagSet()
+    global_flags(extra, hidden=True)
+    for f in extra.flags:
+        if fs.lookup(f.long) is not None:
+            continue
+        if f.short and f.short in fs._short:
+            f = Flag(f.long, "", f.kind, f.usage, f.default, f.convert, f.repeat, True)
+        fs.add(f)
+
+
 def global_flags(fs: FlagSet, hidden: bool = False) -> None:
     fs.string("ansi", "", 'Control when to print ANSI control characters ("never"|"always"|"auto")', default="auto", hidden=hidden)
     fs.bool("compatibility", "", "Run compose in backward compatibility mode", hidden=hidden)
