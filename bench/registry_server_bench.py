@@ -217,6 +217,15 @@ def inside(args: argparse.Namespace) -> None:
             print(f"distribution 2.8 blob GET {args.size_mb} MiB: " + ", ".join(f"{r:.0f}" for r in drates)
                   + f" MB/s; median {statistics.median(drates):.0f} MB/s; berth/distribution = "
                   f"{statistics.median(rates) / statistics.median(drates):.2f}")
+            cd2 = push_blob(5001, "bench/app", config)
+            for layer in layers:
+                push_blob(5001, "bench/app", layer)
+            status, _, body = request(5001, "PUT", "/v2/bench/app/manifests/v1", manifest.encode(),
+                                      {"Content-Type": MANIFEST})
+            assert status == 201 and cd2 == cd, body
+            dwall, dnerr, dsample = concurrent_pulls(5001, "bench/app", "v1", args.clients)
+            print(f"distribution 2.8 {args.clients} concurrent pulls: {dwall:.2f} s, {dnerr} errors; "
+                  f"berth/distribution time = {wall / dwall:.2f}")
     finally:
         for p in procs:
             p.terminate()
