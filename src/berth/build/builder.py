@@ -98,7 +98,6 @@ class Builder:
         self.ctx = ctx
         self.escape = escape
         self.lexer = ShellLexer(escape)
-        self.raw_lexer = ShellLexer(escape, raw_quotes=True, raw_escapes=True)
         self.cache = BuildCache(daemon.md)
         self.args = BuildArgs(opts.build_args)
         self.cmd_set: dict[int, bool] = {}

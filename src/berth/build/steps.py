@@ -64,10 +64,6 @@ class Step:
     def expand(self, word: str) -> str:
         return self.b.lexer.process_word(word, self.st.expansion_env())
 
-    def expand_heredoc(self, h) -> str:
-        """A heredoc body for COPY: variables expanded, quotes and escapes kept."""
-        return self.b.raw_lexer.process_word(h.chomped(), self.st.expansion_env())
-
     def expand_words(self, word: str) -> list[str]:
         return self.b.lexer.process_words(word, self.st.expansion_env())
 
@@ -276,7 +272,9 @@ async def do_shell(s: Step) -> None:
 
 async def do_onbuild(s: Step) -> None:
     sub = s.inst.sub
-    text = re.sub(r"(?i)^\s*ONBUILD\s*", "", s.inst.original).strip()
+    from berth.build.parser import onbuild_trigger
+
+    text = onbuild_trigger(s.inst)
     if sub is not None and sub.keyword.upper() in ("ONBUILD", "FROM", "MAINTAINER"):
         kw = sub.keyword.upper()
         raise InvalidParameter("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed" if kw == "ONBUILD"

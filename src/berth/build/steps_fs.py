@@ -87,7 +87,9 @@ async def do_copy(s: Step, is_add: bool) -> None:
         for w in src_words:
             if w.lstrip("<-") in heredoc_names and w.startswith("<<"):
                 h = next(h for h in s.inst.heredocs if h.name == w.lstrip("<-"))
-                path = b.heredoc_file(h.name, h.chomped() if not h.expand else s.expand_heredoc(h))
+                from berth.build.parser import heredoc_content
+
+                path = b.heredoc_file(h.name, heredoc_content(h, st.expansion_env()))
                 sources.append(cp.Source(os.path.dirname(path), os.path.basename(path), h.name))
             elif is_add and w.startswith(("http://", "https://")):
                 path, name = await loop.run_in_executor(None, _download, w, b.tmp_dir())

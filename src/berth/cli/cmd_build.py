@@ -125,19 +125,21 @@ class ContextTar:
                     size = os.fstat(f.fileno()).st_size
                     info.size = size
                     buf += self._header(info)
-                    left = size
-                    while left > 0:
-                        data = f.read(min(CHUNK, left))
-                        if not data:
-                            data = b"\0" * left  # shrank while read: keep the tar valid
-                        buf += data
-                        left -= len(data)
-                        if len(buf) >= CHUNK:
-                            self.size += len(buf)
-                            yield bytes(buf)
-                            buf.clear()
-                    pad = (-size) % 512
-                    buf += b"\0" * pad
+                    if size < CHUNK // 4:
+                        data = f.read(size)
+                        buf += data + b"\0" * (size - len(data))
+                    else:
+                        # big files go out as they are read, not copied into the buffer
+                        self.size += len(buf)
+                        yield bytes(buf)
+                        buf.clear()
+                        left = size
+                        while left > 0:
+                            data = f.read(min(CHUNK, left)) or b"\0" * left  # shrank: keep the tar valid
+                            left -= len(data)
+                            self.size += len(data)
+                            yield data
+                    buf += b"\0" * ((-size) % 512)
             else:
                 continue  # sockets, devices, FIFOs: docker's CLI leaves them out too
             if len(buf) >= CHUNK:
