@@ -250,6 +250,7 @@ def test_upstream_servfail_and_dead_upstream_give_servfail(world):
     assert ask(world["a"], "servfail.test").header.rcode == RCODE.SERVFAIL
     reply = ask(world["d"], "www.example.com")
     assert reply.header.rcode == RCODE.SERVFAIL and str(reply.q.qname) == "www.example.com."
+    assert (reply.header.ra, reply.header.rd) == (0, 1)
     # names it owns still answer
     assert sorted(addrs(ask(world["d"], "web"))) == ["172.18.0.2", "172.18.0.3"]
 
@@ -288,7 +289,7 @@ def test_tcp_queries_are_answered_in_order_and_forwarded(world):
 def test_container_upstreams_and_ndots(world):
     assert addrs(ask(world["e"], "www.example.com")) == ["93.184.216.34"]  # its own server, not the dead one
     reply = ask(world["e"], "stranger")
-    assert reply.header.rcode == RCODE.NOERROR and reply.rr == []
+    assert reply.header.rcode == RCODE.NOERROR and reply.rr == [] and reply.header.ra == 1
     assert sorted(addrs(ask(world["e"], "web"))) == ["172.18.0.2", "172.18.0.3"]
     assert ask(world["a"], "stranger").header.rcode == RCODE.NXDOMAIN  # without ndots: forwarded
 

@@ -7,6 +7,9 @@ client does not ask the world for `web`'s AAAA), a known name asked for MX gets
 an empty NOERROR ("implicit MX"), PTR lookups for container addresses are
 answered locally, and everything else goes to the upstream resolvers. Local
 answers that do not fit the client's UDP size are cut with the TC bit set.
+These shapes were compared query by query with dockerd 20.10's resolver in a
+private namespace (flags, TTL, echoed question case, FORMERR headers); where
+20.10 stays silent on a dead upstream, Berth answers SERVFAIL as docker 24+ does.
 """
 
 from __future__ import annotations
@@ -67,16 +70,17 @@ def header_only(data: bytes, rcode: int) -> bytes:
     return struct.pack("!HHHHHH", qid, out, 0, 0, 0, 0)
 
 
-def rcode_reply(query: DNSRecord, rcode: int) -> bytes:
-    """docker's `SetRcode(query, rcode)`: the question echoed, no records."""
-    reply = _reply_to(query)
+def rcode_reply(query: DNSRecord, rcode: int, ra: bool = False) -> bytes:
+    """docker's `SetRcode(query, rcode)`: the question echoed, no records, and no RA
+    bit (docker sets it only on the answers it builds itself, `ra=True`)."""
+    reply = _reply_to(query, ra)
     reply.header.rcode = rcode
     return reply.pack()
 
 
-def _reply_to(query: DNSRecord) -> DNSRecord:
+def _reply_to(query: DNSRecord, ra: bool = True) -> DNSRecord:
     h = query.header
-    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, rd=h.rd, ra=1)
+    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, rd=h.rd, ra=int(ra))
     return DNSRecord(header, q=query.q)
 
 

@@ -168,7 +168,7 @@ class EmbeddedDNS:
         query = verdict.query
         assert query is not None
         if policy.ndots_set and query.q.qtype in (QTYPE.A, QTYPE.AAAA) and "." not in str(query.q.qname).rstrip("."):
-            return rcode_reply(query, RCODE.NOERROR)
+            return rcode_reply(query, RCODE.NOERROR, ra=True)
         reply = None
         if policy.forward:
             try:
