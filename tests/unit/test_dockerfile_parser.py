@@ -394,3 +394,51 @@ def test_heredoc_content_expansion():
     assert heredoc_content(expanded, env) == "echo \"/root\" $HOME d '/root'\n"
     # a quoted delimiter turns expansion off
     assert heredoc_content(quoted, env) == "$HOME\n"
+
+
+# (instruction + body lines, expected [(name, content, chomp, expand, fd)])
+HEREDOC_CASES = [
+    ("USER <<NOPE\nNOPE", None),  # USER cannot take heredocs: two instructions
+    ("RUN <<EMPTY\nEMPTY", [("EMPTY", "", False, True, 0)]),
+    ("RUN 3<<FD\nFD", [("FD", "", False, True, 3)]),
+    ('RUN "<<QUOTED"', []),
+    ("RUN '<<QUOTED'", []),
+    ("RUN <<INDENT\n\tfoo\n\tbar\nINDENT", [("INDENT", "\tfoo\n\tbar\n", False, True, 0)]),
+    ("RUN <<-STRIP\n\tbaz\n\tSTRIP", [("STRIP", "\tbaz\n", True, True, 0)]),
+    ("RUN <<-'NOEXP'\n\tdon't $X\nNOEXP", [("NOEXP", "\tdon't $X\n", True, False, 0)]),
+    ("RUN <<C\n# not a comment here\necho hi # nor here\nC",
+     [("C", "# not a comment here\necho hi # nor here\n", False, True, 0)]),
+    ("RUN --mount=type=cache,target=/c <<M\necho\nM", [("M", "echo\n", False, True, 0)]),
+    ("COPY <<X <<Y /dest\nY\nX\nX\nY", [("X", "Y\n", False, True, 0), ("Y", "X\n", False, True, 0)]),
+    ("RUN <<PY python3\nprint(1)\nPY", [("PY", "print(1)\n", False, True, 0)]),
+    ("COPY <<file.txt /dest\nhi\nfile.txt", [("file.txt", "hi\n", False, True, 0)]),
+    ("RUN <<eo'f'\nx\neof", [("eof", "x\n", False, False, 0)]),
+    ("RUN <<eo\\'f\nx\neo'f", [("eo'f", "x\n", False, True, 0)]),
+    ("RUN <<'e'o\\'f\nx\neo'f", [("eo'f", "x\n", False, False, 0)]),
+    ("RUN <<'one two'\nx\none two", [("one two", "x\n", False, False, 0)]),
+    ("RUN <<$EOF\n$EOF", [("$EOF", "", False, True, 0)]),
+    ("RUN <<  SPACED\nSPACED", [("SPACED", "", False, True, 0)]),
+    ("RUN <<  SPACED  > out\nSPACED", [("SPACED", "", False, True, 0)]),
+    ("RUN << -DASH\n-DASH", [("-DASH", "", False, True, 0)]),
+    ('RUN ["<<EOF"]', []),
+    ("RUN <<EOF\r\nwindows\r\nEOF\r", [("EOF", "windows\r\n", False, True, 0)]),
+]
+
+
+@pytest.mark.parametrize("snippet,expected", HEREDOC_CASES)
+def test_heredoc_detection(snippet, expected):
+    df = parse_ast("FROM a\n" + snippet + "\n")
+    ins = df.instructions[1]
+    if expected is None:
+        assert ins.heredocs == [] and len(df.instructions) == 3
+        return
+    assert [(h.name, h.content, h.chomp, h.expand, h.fd) for h in ins.heredocs] == expected
+    assert len(df.instructions) == 2  # the bodies were consumed
+
+
+def test_unterminated_quoted_heredoc_word():
+    # buildkit ignores a line it cannot split into words when looking for
+    # heredocs: no heredoc, so the next line is an instruction of its own
+    with pytest.raises(DockerfileParseError) as e:
+        parse("FROM a\nRUN <<'EOF\nx\n")
+    assert str(e.value) == "dockerfile parse error on line 3: unknown instruction: x"

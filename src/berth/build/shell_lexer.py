@@ -176,6 +176,7 @@ class ShellLexer:
         # Fast path: nothing to expand, quote or escape.
         if (
             "$" not in word
+            and "<" not in word
             and "'" not in word
             and '"' not in word
             and self.escape not in word
@@ -251,6 +252,12 @@ class _Run:
                 tmp = self.dollar()
                 result.append(tmp)
                 words.add_string(tmp)
+            elif ch == "<":
+                # `<<` keeps the blanks after it in its word, so `<< EOF`
+                # is one word for heredoc detection
+                tmp = self.possible_heredoc()
+                result.append(tmp)
+                words.add_raw_string(tmp)
             elif quotes and ch == "'":
                 tmp = self.single_quote()
                 result.append(tmp)
@@ -275,6 +282,16 @@ class _Run:
         if stop:
             raise _Fail(f"unexpected end of statement while looking for matching {stop}")
         return "".join(result), words.get_words()
+
+    def possible_heredoc(self) -> str:
+        self.pos += 1
+        if self.peek() != "<":
+            return "<"
+        self.pos += 1
+        start = self.pos
+        while self.pos < self.n and self.src[self.pos] in " \t\r\n":
+            self.pos += 1
+        return "<<" + self.src[start:self.pos]
 
     def single_quote(self) -> str:
         out: list[str] = []

@@ -25,7 +25,7 @@ __all__ = ["parse_ast", "file_error"]
 
 _DIRECTIVE = re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\Z")
 _VALID_DIRECTIVES = ("syntax", "escape", "check")
-_HEREDOC = re.compile(r"(\d*)<<(-?)([^<]*)\Z")
+_HEREDOC = re.compile(r"(\d*)<<(-?)[\t\n\f\r ]*([^<]*)\Z")
 _HEREDOC_KEYWORDS = ("ADD", "COPY", "RUN")
 MAX_LINE_BYTES = 65535  # bufio.Scanner's token limit, less the newline
 
