@@ -197,3 +197,34 @@ def test_dropped_connection_fails_clearly_then_resumes_from_stored_bytes(sandbox
     total = os.path.getsize(os.path.join(sb.data_root, "content", "blobs", "sha256", blob[7:]))
     assert entries[-1]["sent"] == total - 1_000_000
     assert not os.path.exists(partial)
+
+
+def test_manifest_list_picks_the_host_platform_and_platform_flag(sandbox, env):
+    sb = sandbox
+    docker(sb, env, "tag", "busybox", f"{REG}/team/multi:amd")
+    r = docker(sb, env, "push", f"{REG}/team/multi:amd")
+    assert r.returncode == 0, r.stderr
+    digest = [l for l in r.stdout.splitlines() if l.startswith("amd: digest:")][0].split()[2]
+    size = int([l for l in r.stdout.splitlines() if l.startswith("amd: digest:")][0].split()[-1])
+    entry = {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "size": size, "digest": digest}
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+             "manifests": [{**entry, "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}},
+                           {**entry, "platform": {"architecture": "amd64", "os": "linux"}}]}
+    script = ("import json,sys,urllib.request;b=sys.stdin.buffer.read();"
+              f"r=urllib.request.Request('http://{REG}/v2/team/multi/manifests/list',data=b,method='PUT',"
+              "headers={'Content-Type':'application/vnd.docker.distribution.manifest.list.v2+json'});"
+              "print(urllib.request.urlopen(r).headers['Docker-Content-Digest'])")
+    body = json.dumps(index).encode()
+    put = subprocess.run(sb.nsenter_argv([sys.executable, "-c", script]), input=body, capture_output=True)
+    assert put.returncode == 0, put.stderr
+    list_digest = put.stdout.decode().strip()
+    r = berth(sb, env, "pull", f"{REG}/team/multi:list")
+    assert r.returncode == 0, r.stderr
+    assert f"Digest: {list_digest}" in r.stdout
+    doc = inspect(sb, env, f"{REG}/team/multi:list")
+    assert f"{REG}/team/multi@{list_digest}" in doc["RepoDigests"]
+    wrong = berth(sb, env, "pull", "--platform", "linux/s390x", f"{REG}/team/multi:list")
+    assert wrong.returncode == 1
+    assert "no matching manifest for linux/s390x in the manifest list entries" in wrong.stderr
+    plain = berth(sb, env, "pull", "--platform", "linux/arm64", f"{REG}/team/multi:amd")
+    assert plain.returncode == 1 and "does not match the specified platform" in plain.stderr

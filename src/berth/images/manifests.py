@@ -108,7 +108,8 @@ def pick_platform(index: dict, want: Platform, name: str) -> dict:
         if s > score:
             best, score = desc, s
     if best is None:
-        raise NotFound(f"no matching manifest for {want} in the manifest list entries")
+        raise NotFound(f"no matching manifest for {want} in the manifest list entries: "
+                       "no match for platform in manifest: not found")
     return best
 
 
