@@ -93,6 +93,8 @@ def test_line_numbers():
          '"1st", name can\'t start with a number or contain symbols'),
         ("FROM a\nCOPY only", 2, "dockerfile parse error on line 2: COPY requires at least two "
          "arguments, but only one was provided. Destination could not be determined."),
+        ("FROM a\nCOPY /foo <<EOF\nEOF", 2,
+         "dockerfile parse error on line 2: COPY cannot accept a heredoc as a destination"),
         ("FROM a\nCOPY --nope=1 a b", 2, "dockerfile parse error on line 2: Unknown flag: nope"),
         ("FROM a\nCOPY --from a b", 2, "dockerfile parse error on line 2: Missing a value on flag: from"),
         ("FROM a\nCOPY --link=maybe a b", 2,

@@ -193,6 +193,16 @@ def _levenshtein(a: str, b: str) -> int:
     return prev[-1]
 
 
+def _is_heredoc_word(word: str) -> bool:
+    from berth.build.parser.core import _heredoc_word
+    from berth.build.parser.lineparse import LineError
+
+    try:
+        return _heredoc_word(word) is not None
+    except LineError:
+        return False
+
+
 def _kvps(ins: Instruction) -> None:
     if not ins.args:
         raise ValueError(f"{ins.keyword} requires at least one argument")
@@ -230,6 +240,8 @@ def _check(ins: Instruction) -> None:
                 f"{kw} requires at least two arguments, but only one was provided. "
                 "Destination could not be determined."
             )
+        if _is_heredoc_word(ins.args[-1]):
+            raise ValueError(f"{kw} cannot accept a heredoc as a destination")
     elif kw == "FROM":
         stage_name_of(ins)
     elif kw == "ONBUILD":
