@@ -444,3 +444,13 @@ def test_unterminated_quoted_heredoc_word():
     with pytest.raises(DockerfileParseError) as e:
         parse("FROM a\nRUN <<'EOF\nx\n")
     assert str(e.value) == "dockerfile parse error on line 3: unknown instruction: x"
+
+
+def test_bytes_and_warnings_text():
+    df = parse(b"FROM a\nRUN echo \\\n\n  ok \xff\n")
+    assert df.instructions[1].dump() == 'run "echo   ok \\xff"'
+    assert df.warnings_text() == (
+        "[WARNING]: Empty continuation line found in: RUN echo   ok \udcff\n"
+        "[WARNING]: Empty continuation lines will become errors in a future release.\n"
+    )
+    assert parse("FROM a").warnings_text() == ""

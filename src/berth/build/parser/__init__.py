@@ -41,10 +41,13 @@ __all__ = [
 ]
 
 
-def parse(text: str, name: str = "Dockerfile", *, check: bool = True) -> Dockerfile:
+def parse(text: str | bytes, name: str = "Dockerfile", *, check: bool = True) -> Dockerfile:
     """Parse a Dockerfile. With check (the default) every instruction is
     validated like docker's builder does before building, so an unknown
-    instruction or a bad flag fails here with docker's message."""
+    instruction or a bad flag fails here with docker's message. Bytes are
+    decoded as UTF-8, invalid bytes kept (surrogateescape) as Go keeps them."""
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "surrogateescape")
     if text == "":
         raise DockerfileParseError(0, "empty", f"the Dockerfile ({name}) cannot be empty")
     df = parse_ast(text, name)

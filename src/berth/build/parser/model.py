@@ -116,6 +116,15 @@ class Dockerfile:
         """buildkit's AST.Dump(): one `(instruction args...)` per line."""
         return "\n".join("(" + i.dump() + ")" for i in self.instructions)
 
+    def warnings_text(self) -> str:
+        """What docker's builder prints for the parser's warnings (buildkit's
+        Result.PrintWarnings), "" when there are none."""
+        if not self.warnings:
+            return ""
+        lines = [f"[WARNING]: {w}\n" for w in self.warnings]
+        lines.append("[WARNING]: Empty continuation lines will become errors in a future release.\n")
+        return "".join(lines)
+
     @property
     def syntax(self) -> str | None:
         return self.directives.get("syntax")
