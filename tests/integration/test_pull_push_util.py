@@ -69,22 +69,23 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 '''
 
 
-def _wait_port(sb, port: int, timeout: float = 10) -> None:
+def _wait_port(sb, port: int, timeout: float = 10, host: str = "127.0.0.1") -> None:
     probe = ("import socket,sys,time\n"
              f"end=time.time()+{timeout}\n"
              "while time.time()<end:\n"
              "    try:\n"
-             f"        socket.create_connection(('127.0.0.1',{port}),0.2).close(); sys.exit(0)\n"
+             f"        socket.create_connection(('{host}',{port}),0.2).close(); sys.exit(0)\n"
              "    except OSError: time.sleep(0.05)\n"
              "sys.exit(1)\n")
     r = sb.nsenter([sys.executable, "-c", probe])
     if r.returncode != 0:
-        raise RuntimeError(f"nothing listens on 127.0.0.1:{port} in the sandbox")
+        raise RuntimeError(f"nothing listens on {host}:{port} in the sandbox")
 
 
-def start_registry(sb, port: int, htpasswd: tuple[str, str] | None = None) -> str:
-    """docker-registry serve on 127.0.0.1:PORT inside the sandbox; returns its storage dir."""
-    root = os.path.join(sb.dir, f"registry-{port}")
+def start_registry(sb, port: int, htpasswd: tuple[str, str] | None = None, host: str = "127.0.0.1",
+                   tls: tuple[str, str] | None = None) -> str:
+    """docker-registry serve on HOST:PORT inside the sandbox; returns its storage dir."""
+    root = os.path.join(sb.dir, f"registry-{host}-{port}")
     os.makedirs(root)
     auth = ""
     if htpasswd is not None:
@@ -97,12 +98,13 @@ def start_registry(sb, port: int, htpasswd: tuple[str, str] | None = None) -> st
     with open(os.path.join(root, "config.yml"), "w") as f:
         f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
                 f"storage:\n  filesystem:\n    rootdirectory: {root}/data\n  delete:\n    enabled: true\n"
-                f"http:\n  addr: 127.0.0.1:{port}\n{auth}")
+                f"http:\n  addr: {host}:{port}\n"
+                + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "") + auth)
     log = open(os.path.join(root, "log"), "wb")
     subprocess.Popen(sb.nsenter_argv(["docker-registry", "serve", os.path.join(root, "config.yml")]),
                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     log.close()
-    _wait_port(sb, port)
+    _wait_port(sb, port, host=host)
     return root
 
 

@@ -270,7 +270,7 @@ class Registry:
                 raise Unavailable(f'{method.title()} "{url}": {_neterr(e)}') from None
             except ssl.SSLError as e:
                 conn.close()
-                raise _TLSFailed(f'{method.title()} "{url}": {e}') from None
+                raise _TLSFailed(f'{method.title()} "{url}": {_tlserr(e)}') from None
             except OSError as e:
                 conn.close()
                 raise Unavailable(f'{method.title()} "{url}": {_neterr(e)}') from None
@@ -441,6 +441,22 @@ class Registry:
 
 class _TLSFailed(Unavailable):
     pass
+
+
+def _tlserr(e: ssl.SSLError) -> str:
+    """Go's wording for the TLS failures users meet."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        why = e.verify_message or str(e)
+        if "local issuer" in why or "self-signed" in why or "self signed" in why:
+            return "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        if "IP address mismatch" in why or "Hostname mismatch" in why:
+            return f"tls: failed to verify certificate: x509: certificate is not valid for this host ({why})"
+        return f"tls: failed to verify certificate: x509: {why}"
+    text = str(e)
+    if any(k in text for k in ("WRONG_VERSION_NUMBER", "record layer failure", "packet length too long",
+                               "http request")):
+        return "http: server gave HTTP response to HTTPS client"
+    return f"tls: {e.reason or text}"
 
 
 def _neterr(e: BaseException) -> str:
