@@ -341,3 +341,28 @@ def test_docker_sdk_volumes(sandbox):
         assert "SpaceReclaimed" in report
     finally:
         client.close()
+
+
+def test_cp_reads_and_writes_volumes_and_export_leaves_them_out(sandbox):
+    sb = sandbox
+    src = os.path.join(sb.dir, "cp-in.txt")
+    with open(src, "w") as f:
+        f.write("copied\n")
+    vol_data = os.path.join(sb.data_root, "volumes", "cpvol", "_data")
+    # a stopped container: the file goes into the volume, where its start will see it
+    ok(sb.docker("create", "--name", "cpstopped", "-v", "cpvol:/data", "busybox", "cat", "/data/cp-in.txt"))
+    ok(sb.docker("cp", src, "cpstopped:/data/"))
+    assert os.listdir(vol_data) == ["cp-in.txt"]
+    assert ok(sb.docker("start", "-a", "cpstopped")) == "copied\n"
+    # a running one: cp sees its mounts too, both ways
+    ok(sb.docker("run", "-d", "--name", "cprunning", "-v", "cpvol:/data", "busybox", "sleep", "300"))
+    ok(sb.docker("exec", "cprunning", "sh", "-c", "echo from-inside > /data/inside"))
+    assert ok(sb.docker("cp", "cprunning:/data/inside", "-")).count("from-inside") == 1
+    ok(sb.docker("cp", src, "cprunning:/data/second"))
+    assert sorted(os.listdir(vol_data)) == ["cp-in.txt", "inside", "second"]
+    tar_path = os.path.join(sb.dir, "export.tar")
+    ok(sb.docker("export", "-o", tar_path, "cprunning"))
+    with open(tar_path, "rb") as f:
+        assert b"from-inside" not in f.read()
+    ok(sb.docker("rm", "-f", "cprunning", "cpstopped"))
+    ok(sb.docker("volume", "rm", "cpvol"))

@@ -147,7 +147,7 @@ async def changes(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.StreamResponse:
     svc = service(request)
     ref = request.match_info["id"]
-    async with svc.open(ref) as fs:
+    async with svc.open(ref, mounts=False) as fs:  # docker's export leaves volumes out
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar"})
         await resp.prepare(request)
         ok = await _stream(request, resp, fs, fs.export)

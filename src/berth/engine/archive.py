@@ -105,7 +105,8 @@ class ContainerFS:
         self.ref = ref
         self.config = config
         self.readonly = readonly
-        self.root = os.open(merged, rp.PATH_DIR)
+        # followed: /proc/<pid>/root is a magic link (the path itself is the daemon's, not the container's)
+        self.root = os.open(merged, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self._work: set[asyncio.Future] = set()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
@@ -232,8 +233,10 @@ class ArchiveService:
         return c
 
     @asynccontextmanager
-    async def open(self, ref: str) -> AsyncIterator[ContainerFS]:
-        """The container's rootfs, mounted (if it is not running) and locked for the block."""
+    async def open(self, ref: str, mounts: bool = True) -> AsyncIterator[ContainerFS]:
+        """The container's rootfs, mounted (if it is not running) and locked for the block.
+        With `mounts`, a running container is seen through /proc/<pid>/root, its own view,
+        so cp reads and writes its volumes and binds as docker's does (export does not)."""
         from berth.snapshots import mount as m
 
         c = self._get(ref)
@@ -247,8 +250,15 @@ class ArchiveService:
                 except OSError as e:
                     raise System(f"cannot mount the rootfs of container {c.id[:12]}: {e.strerror or e}") from None
                 mounted_here = True
+                if mounts:
+                    try:
+                        self.containers.mounts.mount_for_archive(c, merged)
+                    except OSError as e:
+                        self.snaps.unmount(c.id)
+                        raise System(f"cannot mount the volumes of container {c.id[:12]}: {e.strerror or e}") from None
             try:
-                fs = ContainerFS(merged, ref, c.config, bool(c.host_config.get("ReadonlyRootfs")))
+                seen = f"/proc/{c.state['Pid']}/root" if mounts and c.running and c.state.get("Pid") else merged
+                fs = ContainerFS(seen, ref, c.config, bool(c.host_config.get("ReadonlyRootfs")))
                 try:
                     yield fs
                 finally:

@@ -207,6 +207,47 @@ class MountManager:
             opts.append("rro" if spec.readonly_recursive else "ro")
         return {"destination": spec.target, "type": "bind", "source": source, "options": opts}
 
+    def mount_for_archive(self, c: "Container", merged: str) -> None:
+        """A stopped container's volumes and binds, bound into its mounted rootfs for one
+        cp, so files land where a later start sees them, as docker's cp does. The
+        snapshotter's unmount of the rootfs takes these mounts away with it."""
+        from berth.engine import rootfs_paths
+        from berth.snapshots import mount as m
+
+        for spec in sorted(specs_of(c), key=lambda s: s.target.count("/")):
+            if spec.type == "tmpfs":
+                continue
+            if spec.type == "volume":
+                vol = self.volumes.volumes.get(spec.source)
+                if vol is None or (vol.options and not os.path.ismount(vol.mountpoint)):
+                    continue
+                source = os.path.join(vol.mountpoint, spec.subpath) if spec.subpath else vol.mountpoint
+            else:
+                source = spec.source
+            if not os.path.exists(source):
+                continue
+            fd = os.open(merged, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                parts = rootfs_paths.resolve(fd, spec.target)
+                if os.path.isdir(source):
+                    os.close(rootfs_paths.open_dir(fd, parts, create=True))
+                else:
+                    parent = rootfs_paths.open_dir(fd, parts[:-1], create=True)
+                    try:
+                        os.close(os.open(parts[-1], os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                         0o644, dir_fd=parent))
+                    finally:
+                        os.close(parent)
+            except OSError as e:
+                log.info("cp: %s not bound into %s: %s", source, spec.target, e)
+                continue
+            finally:
+                os.close(fd)
+            point = merged.rstrip("/") + rootfs_paths.join(parts)
+            m.mount(source, point, "", 4096 | (16384 if spec.recursive else 0))  # MS_BIND (| MS_REC)
+            if not spec.rw:
+                m.mount("", point, "", 4096 | 32 | 1)  # MS_BIND | MS_REMOUNT | MS_RDONLY
+
     def _reacquire(self, c: "Container") -> None:
         """A running container (after a start or a daemon restart) holds its volumes."""
         for spec in specs_of(c):
