@@ -3,7 +3,14 @@ rules of moby's patternmatcher, restated as data here."""
 
 from __future__ import annotations
 
+import http.server
+import io
 import os
+import shutil
+import socketserver
+import subprocess
+import tarfile
+import threading
 
 import pytest
 
@@ -188,3 +195,133 @@ def test_trim_build_files():
     assert trim_build_files(["*.md"], "Dockerfile") == ["*.md"]
     assert trim_build_files(["build"], "build/Dockerfile.dev") == ["build", "!build/Dockerfile.dev"]
     assert trim_build_files(["*"], "Dockerfile", from_stdin=True) == ["*", "!.dockerignore"]
+
+
+# -- against the real docker CLI ----------------------------------------------
+# The docker CLI applies .dockerignore itself before it uploads the context
+# (DOCKER_BUILDKIT=0). A stand-in daemon on a unix socket records the tar the
+# CLI sends, so the walk is compared with docker's own result.
+
+
+DOCKER = shutil.which("docker")
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+    def _reply(self, code: int, body: bytes = b"", ctype: str = "application/json") -> None:
+        self.send_response(code)
+        self.send_header("Api-Version", "1.45")
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_HEAD(self):
+        self._reply(200)
+
+    def do_GET(self):
+        self._reply(200, b"OK", "text/plain") if self.path.endswith("/_ping") else self._reply(404)
+
+    def do_POST(self):
+        body = self._body()
+        if "/build" not in self.path:
+            self._reply(404)
+            return
+        self.server.tars.append(body)
+        self._reply(200, b'{"aux":{"ID":"sha256:' + b"0" * 64 + b'"}}\n')
+
+
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+@pytest.fixture(scope="module")
+def docker_cli(tmp_path_factory):
+    if DOCKER is None:
+        pytest.skip("the docker CLI is not installed")
+    root = tmp_path_factory.mktemp("cli")
+    sock = str(root / "d.sock")
+    server = _UnixServer(sock, _Recorder)
+    server.tars = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(os.environ, DOCKER_HOST="unix://" + sock, DOCKER_BUILDKIT="0",
+               DOCKER_CONFIG=str(root / "cfg"))
+
+    def sent(ctx: str, dockerfile: str | None = None) -> list[str]:
+        cmd = [DOCKER, "build", "-q"] + (["-f", dockerfile] if dockerfile else []) + [ctx]
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        tar = tarfile.open(fileobj=io.BytesIO(server.tars.pop()))
+        return [m.name.rstrip("/") for m in tar.getmembers()]
+
+    yield sent
+    server.shutdown()
+
+
+TREE = [
+    "Dockerfile", "README.md", "main.go", "notes.txt", ".git/HEAD", ".git/objects/ab/cd",
+    "app/main.py", "app/util.py", "app/__pycache__/util.pyc", "app/tests/test_a.py",
+    "docs/README.md", "docs/guide.md", "docs/img/logo.png", "node_modules/x/index.js",
+    "build/out.bin", "build/keep/me.txt", "tmp/", "a b/c d.txt", "weird[1].txt",
+    "deep/a/b/c/file.log", "deep/a/file.log", "x.log",
+]
+
+IGNORE_CASES = {
+    "none": "",
+    "comments-and-blank": "# comment\n\n   \n",
+    "star": "*\n",
+    "star-with-exceptions": "*\n!app\n!docs/README.md\n",
+    "dirs-and-exceptions": "docs\n!docs/README.md\nbuild\n!build/keep\nnode_modules\n.git\n",
+    "double-star": "**/*.log\n**/__pycache__\n",
+    "exception-then-pattern": "!README.md\n*.md\n",
+    "leading-slash-and-dots": "/notes.txt\n./app/../main.go\n/deep/a/\n",
+    "wildcard-exception-in-excluded-dir": "deep\n!*/a/file.log\n!deep/a/b\n",
+    "classes-and-escapes": "weird\\[1\\].txt\n[a-c]*\n!app/main.py\n",
+    "dockerfile-and-ignore-listed": "Dockerfile\n.dockerignore\n*.go\n",
+    "spaces": "a b\n  tmp  \n",
+    "prefix-double-star": "app/**\n!app/tests\n",
+    "everything-back": "**\n!**/*.md\n",
+    "climbing-out": "../x\n../../deep\n/../notes.txt\n",
+    "suffix-quirk": "**md\n",
+    "question-marks": "?.log\nmain.g?\n",
+    "trailing-slash-exception": "docs/\n!docs/img/\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(IGNORE_CASES))
+def test_walk_matches_docker_cli(docker_cli, tmp_path, name):
+    _tree(tmp_path, TREE)
+    (tmp_path / ".dockerignore").write_text(IGNORE_CASES[name])
+    expected = docker_cli(str(tmp_path))
+    patterns = trim_build_files(read_patterns(IGNORE_CASES[name]), "Dockerfile")
+    ours = [p for p, _ in IgnoreMatcher(patterns).walk(str(tmp_path))]
+    assert ours == expected
+
+
+def test_walk_matches_docker_cli_with_dockerfile_elsewhere(docker_cli, tmp_path):
+    _tree(tmp_path, TREE + ["ci/Dockerfile.ci", "ci/other"])
+    os.symlink("app", tmp_path / "link-to-app")
+    os.symlink("/etc/passwd", tmp_path / "link-out")
+    text = "ci\n*.md\nlink-out\n"
+    (tmp_path / ".dockerignore").write_text(text)
+    expected = docker_cli(str(tmp_path), str(tmp_path / "ci" / "Dockerfile.ci"))
+    patterns = trim_build_files(read_patterns(text), "ci/Dockerfile.ci")
+    assert [p for p, _ in IgnoreMatcher(patterns).walk(str(tmp_path))] == expected
+    assert "ci/Dockerfile.ci" in expected and "ci/other" not in expected
