@@ -94,7 +94,34 @@ def build_options(request: web.Request):  # type: ignore[no-untyped-def]
         nocache=qbool(request, "nocache"), rm=qbool(request, "rm", True), forcerm=qbool(request, "forcerm"),
         pull=qbool(request, "pull"), quiet=qbool(request, "q"),
         network_mode="" if network in ("", "default") else network,
-        cache_from=[str(c) for c in cache_from], platform=q.get("platform", ""), host_config=hc)
+        cache_from=[str(c) for c in cache_from], platform=q.get("platform", ""), host_config=hc,
+        registry_auth=_registry_auth(request.headers.get("X-Registry-Config")))
+
+
+def _registry_auth(header: str | None) -> dict:
+    """X-Registry-Config: base64url JSON of {registry: AuthConfig}, keyed here by host."""
+    if not header:
+        return {}
+    import base64
+
+    from berth.distribution.client import AuthConfig
+
+    try:
+        raw = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
+        doc = json.loads(raw or b"{}")
+    except ValueError:
+        raise InvalidParameter("invalid X-Registry-Config header") from None
+    out = {}
+    for key, value in (doc or {}).items():
+        if not isinstance(value, dict):
+            continue
+        host = key.split("://", 1)[-1].split("/", 1)[0]
+        if host in ("index.docker.io", "registry-1.docker.io"):
+            host = "docker.io"
+        fields = {k.lower(): v for k, v in value.items() if isinstance(v, str)}
+        out[host] = AuthConfig(**{k: fields.get(k, "") for k in ("username", "password", "identitytoken",
+                                                                   "registrytoken", "serveraddress")})
+    return out
 
 
 def _network_exists(request: web.Request, name: str) -> bool:

@@ -248,6 +248,44 @@ class Builder:
             if os_ != "linux" or (arch and arch.split("/")[0] != go_arch()):
                 raise NotImplementedFeature(f'"{self.opts.platform}": berthd builds for linux/{go_arch()} only')
 
+    async def _pull(self, name: str, idx: int):  # type: ignore[no-untyped-def]
+        """A base image that is not here (or --pull): pulled like `docker pull`, its
+        progress in the build's stream, as docker's legacy builder does."""
+        from berth.distribution.client import AuthConfig
+
+        ref = refs.parse(name)
+        svc = getattr(self.daemon, "distribution", None)
+        if svc is None:
+            raise ImageNotFound(ref.familiar())
+        auth = self.opts.registry_auth.get(ref.domain) or AuthConfig()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def emit(msg: dict) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+        def run_sync(fn):  # type: ignore[no-untyped-def]
+            async def call():  # type: ignore[no-untyped-def]
+                return fn()
+
+            return asyncio.run_coroutine_threadsafe(call(), loop).result()
+
+        def work() -> str:
+            res = svc.resolve(ref, auth, self.opts.platform)
+            return svc.pull(res, emit, run_sync)
+
+        fut = loop.run_in_executor(None, work)
+        done = object()
+        fut.add_done_callback(lambda _f: loop.call_soon_threadsafe(queue.put_nowait, done))
+        while True:
+            msg = await queue.get()
+            if msg is done:
+                break
+            await self.output.message(msg, idx)
+        image_id = fut.result()
+        self.daemon.events.publish("image", "pull", ref.familiar(), {"name": ref.familiar()})
+        return self.daemon.images.get(image_id)
+
     async def _stage(self, stage: Stage, labels: list[tuple[str, str]]) -> None:
         for dep in stage.deps:
             await asyncio.shield(self.results[dep])
@@ -300,17 +338,9 @@ class Builder:
             image_id = await asyncio.shield(self.results[prev.index])
             image = self.daemon.images.get(image_id) if image_id else None
         else:
-            if self.opts.pull:
-                raise NotImplementedFeature("--pull: berthd's builder cannot pull base images from a registry; "
-                                            f"build without --pull to use the local {name}")
-            image = self.daemon.images.lookup(name)
+            image = None if self.opts.pull else self.daemon.images.lookup(name)
             if image is None:
-                shown = name
-                try:
-                    shown = refs.parse(name).familiar()
-                except InvalidParameter:
-                    pass
-                raise ImageNotFound(shown)
+                image = await self._pull(name, idx)
         if image is None:
             return StageState(stage, "", ic.scratch_doc(), builtin=builtin)
         from berth.build.steps import ic_copy

@@ -105,7 +105,19 @@ class BuildContext:
             except (tarfile.TarError, OSError, EOFError) as e:
                 raise InvalidParameter(f"failed to read the build context: {e}") from None
             try:
-                for info in tar:
+                members = iter(tar)
+                while True:
+                    try:
+                        info = next(members)
+                    except StopIteration:
+                        break
+                    except tarfile.ReadError as e:
+                        # docker's CLI (-f -) sends a tar whose last member is neither padded nor
+                        # followed by the end blocks; Go's reader takes that as the end, so do we
+                        # (the member's data itself was read whole, or _member would have failed).
+                        if "unexpected end of data" in str(e):
+                            break
+                        raise
                     self._member(tar, info, dirs)
             except (tarfile.TarError, EOFError, lzma.LZMAError, OSError) as e:
                 if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT):

@@ -33,6 +33,7 @@ class BuildOptions:
     cache_from: list[str] = field(default_factory=list)
     platform: str = ""
     host_config: dict = field(default_factory=dict)   # memory, cpu*, shm size, ulimits, extra hosts
+    registry_auth: dict = field(default_factory=dict)  # registry host -> AuthConfig (X-Registry-Config)
 
 
 class BuildArgs:
