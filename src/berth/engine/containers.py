@@ -65,6 +65,7 @@ class ContainerService:
         self.after_signal: list[Callable[[Container, int], Awaitable[None]]] = []
         from berth.engine.mounts import MountManager  # volumes, binds, tmpfs (engine/mounts.py)
         self.mounts = MountManager(self)
+        self.networking = None  # engine/networking.py NetworkService, set by the daemon
 
     # ------------------------------------------------------------------ lookup
     def get(self, ref: str) -> Container:
@@ -124,8 +125,11 @@ class ContainerService:
         image = self.images.resolve(image_ref)
         host_config = create_config.host_config(body.get("HostConfig") or {},
                                                 (self.cfg.log_driver, self.cfg.log_opts))
-        warnings += create_config.validate_host_config(host_config, self.cfg.runtimes)
+        warnings += create_config.validate_host_config(host_config, self.cfg.runtimes,
+                                                       networks=self.networking is not None)
         config = create_config.container_config(body)
+        net_settings = (self.networking.create_settings(body, config, host_config) if self.networking is not None
+                        else create_config.network_settings(host_config.get("NetworkMode") or "bridge"))
         if config.get("StopSignal"):
             parse_signal(config["StopSignal"])
         if host_config.get("Memory") and not host_config.get("MemorySwap"):
@@ -169,7 +173,7 @@ class ContainerService:
             "Mounts": mounts,
             "_Mounts": mount_specs,
             "Config": config,
-            "NetworkSettings": create_config.network_settings(host_config["NetworkMode"]),
+            "NetworkSettings": net_settings,
             "_LayerChain": self.images.layer_chain(image),
             "_ImageSize": image.size,
         }
@@ -221,6 +225,8 @@ class ContainerService:
                 self._save_state(c)
                 self.mounts.release(c, quiet=True)
                 self.snaps.unmount(c.id)
+                if self.networking is not None:
+                    await self.networking.detach(c)
                 failed = e
             else:
                 return
@@ -262,6 +268,9 @@ class ContainerService:
                 pass
         netns, extra_mounts = self._network(c)
         extra_mounts = extra_mounts + await self.mounts.oci_mounts(c, rootfs)
+        link_env: list[str] = []
+        if self.networking is not None:  # bridge networks: netns, veths, ports, /etc files, DNS
+            netns, link_env = await self.networking.attach(c, netns)
         spec = build_spec(SpecRequest(
             container_id=c.id,
             rootfs=rootfs,
@@ -269,6 +278,7 @@ class ContainerService:
             config=cfg,
             host_config=hc,
             netns=netns,
+            link_env=link_env,
             extra_mounts=extra_mounts,
             cgroups_path=f"/berth/{c.id}",
             init_binary=self.cfg.init_binary,
@@ -408,6 +418,8 @@ class ContainerService:
         if c.id in self.containers:
             self._save_state(c)
         self.snaps.unmount(c.id)
+        if self.networking is not None:
+            await self.networking.detach(c)
         c.watch_task = None
         for hook in self.on_exited:
             hook(c)
@@ -580,6 +592,8 @@ class ContainerService:
         c.remove_waiters = []
 
     def _finish_removal(self, cid: str) -> None:
+        if self.networking is not None:
+            self.networking.forget(cid)
         self.snaps.remove(cid)
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
         shutil.rmtree(self.run_dir(cid), ignore_errors=True)

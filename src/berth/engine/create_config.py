@@ -66,7 +66,7 @@ def host_config(given: dict, default_log: tuple[str, dict]) -> dict:
     return hc
 
 
-def validate_host_config(hc: dict, runtimes: dict[str, str]) -> list[str]:
+def validate_host_config(hc: dict, runtimes: dict[str, str], networks: bool = False) -> list[str]:
     """docker's create-time checks; returns its warnings."""
     from berth.runtime.spec import validate_host_config as runtime_checks
 
@@ -78,7 +78,7 @@ def validate_host_config(hc: dict, runtimes: dict[str, str]) -> list[str]:
     if runtime and runtime not in runtimes:
         raise InvalidParameter(f"unknown or invalid runtime name: {runtime}")
     mode = hc.get("NetworkMode") or "bridge"
-    if mode not in ("bridge", "default", "host", "none") and not mode.startswith("container:"):
+    if not networks and mode not in ("bridge", "default", "host", "none") and not mode.startswith("container:"):
         raise InvalidParameter(f"network {mode} not found")
     if hc.get("AutoRemove") and (hc.get("RestartPolicy") or {}).get("Name") not in ("", "no", None):
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")

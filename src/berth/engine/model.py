@@ -100,7 +100,7 @@ class Container:
             "ImageID": self.doc.get("Image", ""),
             "Command": command,
             "Created": unix_from_iso(self.doc["Created"]),
-            "Ports": [],
+            "Ports": summary_ports(self.doc.get("NetworkSettings") or {}),
             "Labels": cfg.get("Labels") or {},
             "State": self.state.get("Status", ""),
             "Status": self.status_text(now),
@@ -111,6 +111,13 @@ class Container:
 
     def all_names(self) -> list[str]:
         return [self.name.lstrip("/")]
+
+
+def summary_ports(ns: dict) -> list[dict]:
+    """`GET /containers/json` Ports from NetworkSettings.Ports (network/docs.py)."""
+    from berth.network.docs import summary_ports as ports
+
+    return ports(ns)
 
 
 def merge_image_config(image_cfg: dict, cfg: dict) -> dict:

@@ -51,3 +51,19 @@ TOP_LEVEL_CLEAR = {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLe
                    "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
                    "SecondaryIPv6Addresses": None, "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                    "IPv6Gateway": ""}
+
+
+def summary_ports(ns: dict) -> list[dict]:
+    """The list entry's Ports: one row per binding, unpublished exposed ports without IP/PublicPort."""
+    out = []
+    for key, bindings in (ns.get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        if not port.isdigit():
+            continue
+        if not bindings:
+            out.append({"PrivatePort": int(port), "Type": proto or "tcp"})
+            continue
+        for b in bindings:
+            out.append({"IP": b.get("HostIp") or "0.0.0.0", "PrivatePort": int(port),
+                        "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
+    return out

@@ -45,8 +45,12 @@ class EndpointSpec:
 
 class Netlink:
     def __init__(self) -> None:
+        import logging
+
         from pyroute2 import IPRoute
 
+        # pyroute2 sets its logger to level 0 at import: every netlink message would be logged.
+        logging.getLogger("pyroute2").setLevel(logging.WARNING)
         self._ipr = IPRoute()
         self._lock = threading.Lock()
         self._host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
