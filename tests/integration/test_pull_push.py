@@ -228,3 +228,14 @@ def test_manifest_list_picks_the_host_platform_and_platform_flag(sandbox, env):
     assert "no matching manifest for linux/s390x in the manifest list entries" in wrong.stderr
     plain = berth(sb, env, "pull", "--platform", "linux/arm64", f"{REG}/team/multi:amd")
     assert plain.returncode == 1 and "does not match the specified platform" in plain.stderr
+
+
+def test_two_concurrent_pulls_of_the_same_layers_both_succeed(sandbox, env):
+    sb = sandbox
+    _m, blob = _push_big(sb, env, "team/twice:v1", seed=13)
+    procs = [subprocess.Popen(["/usr/local/bin/docker", "pull", f"{REG}/team/twice:v1"], env=env["env"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert os.path.exists(os.path.join(sb.data_root, "content", "blobs", "sha256", blob[7:]))
+    assert docker(sb, env, "image", "inspect", f"{REG}/team/twice:v1").returncode == 0

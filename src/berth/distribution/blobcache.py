@@ -15,10 +15,14 @@ digest, so an interrupted pull of the same layer continues with `Range:`.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import dataclass
 
 from berth.content.blobs import BlobStore
 from berth.store.metadata import Metadata
+
+PARTIAL_MAX_AGE = 24 * 3600
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS layer_blobs (
@@ -57,6 +61,13 @@ class BlobCache:
         os.makedirs(self.partial_dir, exist_ok=True)
         with md._lock:
             md._db.executescript(SCHEMA)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def lock(self, digest: str) -> threading.Lock:
+        """One download of a blob at a time: a second pull of it waits, then finds it stored."""
+        with self._locks_guard:
+            return self._locks.setdefault(digest, threading.Lock())
 
     def partial_path(self, digest: str) -> str:
         self.blobs.path(digest)  # validates the digest
@@ -94,7 +105,16 @@ class BlobCache:
         return bool(row and row["oci"])
 
     def prune(self) -> None:
-        """Drop kept blobs of layers no image has any more."""
+        """Drop kept blobs of layers no image has any more, and partial downloads
+        nobody resumed within a day."""
+        now = time.time()
+        for name in os.listdir(self.partial_dir):
+            path = os.path.join(self.partial_dir, name)
+            try:
+                if now - os.stat(path).st_mtime > PARTIAL_MAX_AGE:
+                    os.unlink(path)
+            except OSError:
+                pass
         live = {r["diff_id"] for r in self.md.query("SELECT DISTINCT diff_id FROM layers")}
         for row in self.md.query("SELECT diff_id, digest FROM layer_blobs"):
             if row["diff_id"] not in live:

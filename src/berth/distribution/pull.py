@@ -351,6 +351,10 @@ class Puller:
 
     # ------------------------------------------------------------ one layer
     def _layer(self, reg: Registry, repo: str, j: LayerJob) -> None:
+        with self.cache.lock(j.desc["digest"]):
+            self._fetch_layer(reg, repo, j)
+
+    def _fetch_layer(self, reg: Registry, repo: str, j: LayerJob) -> None:
         digest = j.desc["digest"]
         size = int(j.desc.get("size") or 0)
         if self.cache.blobs.has(digest):
