@@ -179,3 +179,27 @@ def test_parse_upstream():
     assert parse_upstream("[::1]:5300") == ("::1", 5300, socket.AF_INET6)
     with pytest.raises(ValueError):
         parse_upstream("resolver.example")
+
+
+@pytest.mark.parametrize("name,qtype,rd,cd,edns", [
+    ("web", "A", 1, 0, None), ("DB.", "A", 0, 1, None), ("v6", "AAAA", 1, 0, 1232), ("web", "AAAA", 1, 0, None),
+    ("db", "A", 1, 0, 4096),
+])
+def test_fast_path_is_byte_for_byte_the_dnslib_answer(name, qtype, rd, cd, edns):
+    q = DNSRecord.question(name, qtype)
+    q.header.rd, q.header.cd = rd, cd
+    if edns:
+        q.add_ar(EDNS0(udp_len=edns))
+    data = q.pack()
+    fast = Answerer(Resolver())._fast("c1", data)
+    assert fast is not None and fast.reply is not None
+    slow = Answerer(Resolver())._local("c1", DNSRecord.parse(data)).pack()
+    assert fast.reply == slow
+
+
+def test_fast_path_leaves_odd_queries_to_dnslib():
+    a = Answerer(Resolver())
+    for q in (DNSRecord.question("web", "MX"), DNSRecord.question("we b", "A"), DNSRecord.question("many", "A")):
+        assert a._fast("c1", q.pack()) is None
+    forward = a._fast("c1", DNSRecord.question("example.com").pack())
+    assert forward.forward and str(forward.query.q.qname) == "example.com."

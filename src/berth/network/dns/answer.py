@@ -15,6 +15,7 @@ private namespace (flags, TTL, echoed question case, FORMERR headers); where
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -29,6 +30,9 @@ _A = QTYPE.A
 _AAAA = QTYPE.AAAA
 _MX = QTYPE.MX
 _PTR = QTYPE.PTR
+_PLAIN = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+_A_HEAD = struct.pack("!HHHIH", 0xC00C, QTYPE.A, 1, TTL, 4)
+_AAAA_HEAD = struct.pack("!HHHIH", 0xC00C, QTYPE.AAAA, 1, TTL, 16)
 
 
 class NameResolver(Protocol):
@@ -52,11 +56,20 @@ class NameResolver(Protocol):
 @dataclass
 class Verdict:
     """`reply` is sent as is; `forward` means: ask the upstream resolvers, then
-    answer SERVFAIL if none of them gives an answer. Both empty: stay silent."""
+    answer SERVFAIL if none of them gives an answer. Both empty: stay silent.
+    `query` is the parsed query of a forward (parsed on first use: the fast path
+    never builds it)."""
 
     reply: bytes | None = None
     forward: bool = False
-    query: DNSRecord | None = field(default=None, repr=False)
+    parsed: DNSRecord | None = field(default=None, repr=False)
+    data: bytes = field(default=b"", repr=False)
+
+    @property
+    def query(self) -> DNSRecord | None:
+        if self.parsed is None and self.data:
+            self.parsed = DNSRecord.parse(self.data)
+        return self.parsed
 
 
 _SILENT = Verdict()
@@ -80,7 +93,7 @@ def rcode_reply(query: DNSRecord, rcode: int, ra: bool = False) -> bytes:
 
 def _reply_to(query: DNSRecord, ra: bool = True) -> DNSRecord:
     h = query.header
-    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, rd=h.rd, ra=int(ra))
+    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, rd=h.rd, ra=int(ra), cd=h.cd)
     return DNSRecord(header, q=query.q)
 
 
@@ -130,6 +143,10 @@ class Answerer:
         qdcount, ancount, nscount, arcount = struct.unpack_from("!HHHH", data, 4)
         if qdcount != 1 or ancount > 1 or nscount > 1 or arcount > 2:
             return Verdict(reply=header_only(data, RCODE.FORMERR))
+        if opcode == 0 and ancount == 0 and nscount == 0:
+            fast = self._fast(container_id, data)
+            if fast is not None:
+                return fast
         try:
             query = DNSRecord.parse(data)
         except Exception:  # dnslib raises several kinds on garbage
@@ -141,13 +158,64 @@ class Answerer:
         except Exception:  # a resolver bug must not kill the server: docker answers SERVFAIL
             return Verdict(reply=rcode_reply(query, RCODE.SERVFAIL))
         if reply is None:
-            return Verdict(forward=True, query=query)
+            return Verdict(forward=True, parsed=query, data=data)
         if max_size is None:
             max_size = MIN_UDP_SIZE
             for rr in query.ar:
                 if rr.rtype == QTYPE.OPT:
                     max_size = max(MIN_UDP_SIZE, rr.rclass)
         return Verdict(reply=_fit(reply, max_size))
+
+    def _fast(self, cid: str, data: bytes) -> Verdict | None:
+        """A and AAAA questions of the plain shape, answered without dnslib (the
+        common case, ~10x cheaper). Byte for byte what the dnslib path builds;
+        None hands anything unusual (or too big for 512 bytes) to that path."""
+        end = len(data)
+        i = 12
+        labels = []
+        while True:
+            if i >= end:
+                return None
+            n = data[i]
+            if n == 0:
+                break
+            if n > 63 or i + 1 + n > end:
+                return None
+            label = data[i + 1:i + 1 + n]
+            if not _PLAIN.issuperset(label):
+                return None
+            labels.append(label)
+            i += 1 + n
+        qend = i + 5
+        if qend > end or i - 12 > 255:
+            return None
+        qtype, qclass = struct.unpack_from("!HH", data, i + 1)
+        if qclass != 1 or (qtype != _A and qtype != _AAAA) or not labels:
+            return None
+        if qend != end and data[qend:qend + 3] != b"\x00\x00\x29":  # only an OPT record may follow
+            return None
+        name = b".".join(labels).decode("ascii").lower()
+        family = "A" if qtype == _A else "AAAA"
+        try:
+            addrs = self.resolver.lookup(cid, name, family)
+        except Exception:
+            return None  # the full path answers SERVFAIL
+        if addrs is None:
+            return Verdict(forward=True, data=data)
+        if addrs:
+            addrs = self._rotate(cid, name, qtype, addrs)
+        try:
+            if qtype == _A:
+                rrs = [_A_HEAD + socket.inet_aton(ip) for ip in addrs]
+            else:
+                rrs = [_AAAA_HEAD + socket.inet_pton(socket.AF_INET6, ip) for ip in addrs]
+        except OSError:
+            return None
+        flags = 0x8080 | (data[2] & 0x01) << 8 | (data[3] & 0x10)  # QR, RA; RD and CD copied
+        reply = data[:2] + struct.pack("!HHHHH", flags, 1, len(rrs), 0, 0) + data[12:qend] + b"".join(rrs)
+        if len(reply) > MIN_UDP_SIZE:
+            return None
+        return Verdict(reply=reply)
 
     def _local(self, cid: str, query: DNSRecord) -> DNSRecord | None:
         q = query.q
