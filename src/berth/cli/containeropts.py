@@ -330,6 +330,11 @@ def build_create_spec(v: Values, image: str, args: list[str], console_size: tupl
     volumes: dict[str, dict] = {}
     for spec in v.volume:
         if _is_bind(spec):
+            host_part, sep, rest = spec.partition(":")
+            if host_part.startswith("."):
+                import os.path
+
+                spec = os.path.abspath(host_part) + sep + rest  # docker's CLI: ./relative host paths
             if spec not in binds:
                 binds.append(spec)
         else:

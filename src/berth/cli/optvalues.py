@@ -260,6 +260,10 @@ def mount_value(value: str) -> dict[str, Any]:
             raise ValueError(f"unexpected key '{key}' in '{f}'")
     if not m.get("Target"):
         raise ValueError("target is required")
+    if mtype == "bind" and m.get("Source", "").startswith("."):
+        import os.path
+
+        m["Source"] = os.path.abspath(m["Source"])  # docker's CLI makes ./relative sources absolute
     out: dict[str, Any] = {"Type": mtype}
     for k in ("Source", "Target", "ReadOnly", "Consistency"):
         if m.get(k):
