@@ -42,7 +42,7 @@ def down(sandbox):
     made: list[tuple[Path, str]] = []
     yield made
     for d, name in made:
-        compose(sandbox, d, "down", "-v", "-t", "0", name=name)
+        compose(sandbox, d, "down", "-v", name=name)
 
 
 def test_services_reach_each_other_by_name(sandbox, tmp_path, down):

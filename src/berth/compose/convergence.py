@@ -86,30 +86,42 @@ class Converger:
         self.engine = engine
         self.progress = progress
         self._image_ids: dict[str, str] = {}
+        self._listing: list[dict] | None = None
 
     # --- observed state ------------------------------------------------------------------
-    def containers(self, oneoff: bool = False, all: bool = True) -> list[dict]:
+    def containers(self, oneoff: bool = False, all: bool = True, fresh: bool = True) -> list[dict]:
+        """The project's containers; `fresh=False` reuses the last listing (planning asks
+        several questions of one observed state)."""
+        if fresh or self._listing is None or not all:
+            rows = self.engine.containers(self.project.name, all=all)
+            if all:
+                self._listing = rows
+        else:
+            rows = self._listing
         out = []
-        for c in self.engine.containers(self.project.name, all=all):
+        for c in rows:
             labels = c.get("Labels") or {}
             if (labels.get(L.ONEOFF) == "True") != oneoff:
                 continue
             out.append(c)
         return sorted(out, key=lambda c: (labels_of(c).get(L.SERVICE, ""), _number(c)))
 
-    def by_service(self) -> dict[str, list[dict]]:
+    def by_service(self, fresh: bool = True) -> dict[str, list[dict]]:
         out: dict[str, list[dict]] = {}
-        for c in self.containers():
+        for c in self.containers(fresh=fresh):
             out.setdefault(labels_of(c).get(L.SERVICE, ""), []).append(c)
         return out
 
     def orphans(self) -> list[dict]:
         known = set(self.project.services) | set(self.project.disabled)
-        return [c for c in self.containers() if labels_of(c).get(L.SERVICE) not in known]
+        return [c for c in self.containers(fresh=False) if labels_of(c).get(L.SERVICE) not in known]
 
     # --- images --------------------------------------------------------------------------
     def image_id(self, svc: Service, build_mode: str = "auto", dry_run: bool = False) -> str:
         if svc.name in self._image_ids:
+            return self._image_ids[svc.name]
+        if not svc.build and svc.image in self._image_ids:  # one inspect per image, not per service
+            self._image_ids[svc.name] = self._image_ids[svc.image]
             return self._image_ids[svc.name]
         info = None if build_mode == "always" and svc.build else self.engine.image(svc.image)
         if info is None:
@@ -134,6 +146,8 @@ class Converger:
             if info is None:
                 raise ComposeError(f"No such image: {svc.image}")
         self._image_ids[svc.name] = info["Id"]
+        if not svc.build:
+            self._image_ids[svc.image] = info["Id"]
         return info["Id"]
 
     # --- planning ------------------------------------------------------------------------
@@ -199,7 +213,7 @@ class Converger:
         return text + (f" (+{len(paths) - 3} more)" if len(paths) > 3 else "")
 
     def plan(self, services: list[str], opts: UpOptions) -> list[Action]:
-        observed = self.by_service()
+        observed = self.by_service(fresh=False)
         actions = []
         for name in services:
             svc = self.project.services[name]
@@ -357,6 +371,8 @@ class Converger:
 
     # --- dependency conditions ---------------------------------------------------------------
     def wait_condition(self, dep: str, condition: str, timeout: float = 0) -> None:
+        if condition == "service_started":
+            return  # its level was started before this one
         containers = [c for c in self.by_service().get(dep, [])]
         deadline = time.monotonic() + timeout if timeout else None
         for c in containers:

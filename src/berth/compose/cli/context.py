@@ -82,6 +82,14 @@ class ComposeContext:
 
     def close(self) -> None:
         if self._engine is not None:
+            import os
+
+            stats = os.environ.get("BERTH_COMPOSE_STATS")  # bench/compose_bench.py counts API calls
+            if stats:
+                import json
+
+                with open(stats, "w", encoding="utf-8") as fh:
+                    json.dump(dict(self._engine.calls), fh)
             self._engine.close()
 
     def services(self, names: list[str]) -> list[str]:

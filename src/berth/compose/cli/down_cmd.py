@@ -51,7 +51,11 @@ def stop_remove(ctx: ComposeContext, containers: list[dict], project: Any, timeo
             if c.get("State") in ("running", "paused", "restarting"):
                 ev("Container", name, "Stopping")
                 if not ctx.dry_run:
-                    engine.stop(c["Id"], timeout)
+                    try:
+                        engine.stop(c["Id"], timeout)
+                    except APIError:
+                        if not remove:
+                            raise  # a forced removal below still ends the container
                 ev("Container", name, "Stopped")
             if remove:
                 ev("Container", name, "Removing")

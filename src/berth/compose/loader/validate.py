@@ -94,11 +94,37 @@ def describe(error: Any) -> str:
     return f"{where} {msg}" if where else msg
 
 
+def _cache_path(doc: Any) -> str | None:
+    """Documents that passed once are remembered by content hash: the next `up` of an
+    unchanged file skips jsonschema entirely (its import and first run cost ~100 ms)."""
+    import hashlib
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    schema = next((p for p in SCHEMA_PATHS if p and os.path.exists(p)), "")
+    try:
+        text = json.dumps(doc, sort_keys=True, default=repr)
+        stamp = f"{schema}:{os.stat(schema).st_mtime_ns}" if schema else ""
+    except (TypeError, ValueError, OSError):
+        return None
+    key = hashlib.sha256((stamp + "\0" + text).encode()).hexdigest()
+    return os.path.join(base, "berth", "compose-valid", key[:2], key[2:])
+
+
 def validate_document(doc: Any, source: str) -> None:
     if not isinstance(doc, dict):
         raise ComposeError(f"validating {source}: Top-level object must be a mapping")
+    cached = _cache_path(doc)
+    if cached and os.path.exists(cached):
+        return
     errors = list(_validator().iter_errors(doc))
     if not errors:
+        if cached:
+            try:
+                os.makedirs(os.path.dirname(cached), exist_ok=True)
+                with open(cached, "w"):
+                    pass
+            except OSError:
+                pass
         return
     errors.sort(key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     raise ComposeError(f"validating {source}: {describe(errors[0])}")
