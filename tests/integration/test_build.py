@@ -98,6 +98,7 @@ def test_berth_build_plain_progress_cache_and_run(sandbox, ctx):
     # the live display on a TTY: steps with times and CACHED marks
     tty = sandbox.berth("build", "--progress", "tty", "-t", "app-berth", "--build-arg", "GREETING=hi", ctx)
     assert tty.returncode == 0
+    assert "[+] Building" in tty.stdout and " => CACHED [2/10] RUN echo built > /built.txt" in tty.stdout
     assert "Successfully tagged app-berth:latest" in tty.stdout
 
 
@@ -137,6 +138,24 @@ COPY f1 .
     assert lines[1:3] == ["one", "one"]
     assert lines[3:5] == ["nobody:users 640", "root:root 644"]
     assert lines[5:] == ["inside the archive", "bundle.tar.gz", "f1"]
+
+
+def test_run_mounts_and_add_from_an_unreachable_url(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": """\
+FROM busybox
+RUN --mount=type=cache,target=/cache sh -c 'echo x >> /cache/f; wc -l < /cache/f'
+RUN --mount=type=bind,source=f,target=/m cat /m
+""", "f": "bound from the context\n"})
+    first = sandbox.berth("build", "--no-cache", str(tmp_path))
+    second = sandbox.berth("build", "--no-cache", str(tmp_path))
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "bound from the context" in first.stdout
+    counts = [int(out.stdout.split(" ---> Running in ")[1].splitlines()[1]) for out in (first, second)]
+    assert counts[1] == counts[0] + 1  # the cache mount outlives the build
+    write(tmp_path, {"Dockerfile": "FROM busybox\nADD http://127.0.0.1:1/nothing /x\n"})
+    out = sandbox.berth("build", str(tmp_path))
+    assert out.returncode == 1
+    assert 'Get "http://127.0.0.1:1/nothing": dial tcp 127.0.0.1:1: connect: connection refused' in out.stderr
 
 
 def test_copy_of_equal_inputs_gives_the_same_layer_digest(sandbox, tmp_path):

@@ -40,6 +40,10 @@ def _download(url: str, into: str) -> tuple[str, str]:
         raise InvalidParameter(f"failed to GET {url} with status {e.code} {e.reason}") from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
+        if isinstance(reason, OSError) and reason.strerror:
+            parsed = urllib.parse.urlparse(url)
+            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+            reason = f"dial tcp {parsed.hostname}:{port}: connect: {reason.strerror.lower()}"
         raise InvalidParameter(f'Get "{url}": {reason}') from None
     os.chmod(path, 0o600)
     if modified:

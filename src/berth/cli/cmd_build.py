@@ -323,8 +323,6 @@ def _run(cli: Cli, v: Values, args: list[str]) -> int:
     }
     out = cli.out
     live = not v.quiet and (v.progress == "tty" or (v.progress == "auto" and is_terminal(out)))
-    if v.progress == "tty" and not is_terminal(out):
-        live = False
     if tar is not None and not v.quiet and not live:
         out.write("Sending build context to Docker daemon  ")
         out.flush()
