@@ -173,7 +173,7 @@ def test_connect_disconnect_same_as_docker(sandbox, world):
     outs = []
     for who in ("berth", "docker"):
         c = _name("conn")
-        _ok(sandbox.docker("run", "-d", "--name", c, "busybox", "sleep", "1000"))
+        cid = _ok(sandbox.docker("run", "-d", "--name", c, "busybox", "sleep", "1000")).stdout.strip()
         run = getattr(sandbox, who)
         steps = [
             run("network", "connect", "--alias", "svc", "--alias", "svc2", "--ip", "10.77.0.50", world["net"], c),
@@ -189,7 +189,8 @@ def test_connect_disconnect_same_as_docker(sandbox, world):
             run("network", "disconnect", world["net"], c),           # not connected any more
             run("network", "disconnect", "-f", "no-such-net-x", c),
         ]
-        outs.append(([(s.stdout, s.stderr.replace(c, "C").replace("berth", "docker"), s.returncode) for s in steps],
+        outs.append(([(s.stdout, s.stderr.replace(cid, "ID").replace(c, "C").replace("berth", "docker"), s.returncode)
+                      for s in steps],
                      seen))
         sandbox.docker("rm", "-f", c)
     assert outs[0] == outs[1]
