@@ -454,3 +454,15 @@ def test_bytes_and_warnings_text():
         "[WARNING]: Empty continuation lines will become errors in a future release.\n"
     )
     assert parse("FROM a").warnings_text() == ""
+
+
+def test_flags_are_read_byte_by_byte_like_buildkit():
+    # buildkit turns each byte of the flag words into a rune: a non-ASCII
+    # value arrives as its UTF-8 bytes read as Latin-1, and the 0x85 byte of
+    # "ą" (C4 85) counts as a space
+    df = parse_ast("COPY --chown=ü a b\nCOPY --x=ą rest\n")
+    assert df.instructions[0].flags == ["--chown=Ã¼"]
+    assert df.instructions[1].flags == ["--x=Ä"] and df.instructions[1].args == ["rest"]
+    assert df.dump() == '(copy ["--chown=Ã¼"] "a" "b")\n(copy ["--x=Ä"] "rest")'
+    # arguments themselves are read as characters
+    assert parse("FROM a\nCOPY ü /ü\n").instructions[1].args == ["ü", "/ü"]

@@ -52,12 +52,33 @@ def split_command(line: str) -> tuple[str, list[str], str]:
     return cmd, flags, _go_trim(rest)
 
 
+def _as_go_bytes(s: str) -> str:
+    """The UTF-8 bytes of s, one character per byte (U+0000..U+00FF)."""
+    return s.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _from_go_bytes(s: str) -> str:
+    return s.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
 def _extract_flags(line: str) -> tuple[str, list[str]]:
     """Leading `--name[=value]` words (quotes and backslashes processed),
     stopping at the first word that does not start with `--` or after a bare
-    `--`. Returns (rest of the line, flags)."""
+    `--`. Returns (rest of the line, flags).
+
+    buildkit walks this part byte by byte and turns each byte into a rune, so
+    a non-ASCII flag value comes out as its UTF-8 bytes read as Latin-1
+    (and a 0x85 or 0xA0 byte inside a character separates words); this is
+    reproduced, odd as it is, because the build sees those values."""
     if not line.lstrip(GO_SPACE_CHARS).startswith("--"):
         return line, []
+    if not line.isascii():
+        rest, flags = _extract_flags_chars(_as_go_bytes(line))
+        return _from_go_bytes(rest), flags
+    return _extract_flags_chars(line)
+
+
+def _extract_flags_chars(line: str) -> tuple[str, list[str]]:
     words: list[str] = []
     word: list[str] = []
     in_spaces, in_word, in_quote = 0, 1, 2
@@ -291,6 +312,19 @@ def _string(rest: str) -> ArgsResult:
 
 
 def _health(rest: str) -> ArgsResult:
+    if not rest.isascii():
+        # buildkit finds the type word byte by byte
+        raw = _as_go_bytes(rest)
+        sep = 0
+        while sep < len(raw) and not go_is_space(raw[sep]):
+            sep += 1
+        nxt = sep
+        while nxt < len(raw) and go_is_space(raw[nxt]):
+            nxt += 1
+        if sep == 0:
+            return ArgsResult()
+        cmd = _maybe_json(_from_go_bytes(raw[nxt:]))
+        return ArgsResult([_from_go_bytes(raw[:sep])] + cmd.nodes, json_form=cmd.json_form)
     sep = 0
     n = len(rest)
     while sep < n and not go_is_space(rest[sep]):
