@@ -127,6 +127,10 @@ class MountManager:
             spec.origin, spec.mode = "config-volumes", ""
             by_target[spec.target] = spec
         specs = list(by_target.values())
+        driver = hc.get("VolumeDriver") or ""
+        for spec in specs:
+            if spec.type == "volume" and spec.origin in ("binds", "config-volumes") and driver:
+                spec.driver = driver
         for spec in specs:
             if spec.type != "volume":
                 continue

@@ -137,11 +137,8 @@ class VolumeStore:
             if name not in self.volumes and os.path.isdir(os.path.join(base, "_data")):
                 log.info("adopting volume directory %s", name)
                 self._insert(Volume(name, "local", _created_at(), self.data_dir(name)))
-        for vol in self.volumes.values():
-            # Option mounts of a previous daemon: the containers that used them are gone or
-            # will mount again; a running container keeps its own bind of the mount.
-            if vol.options and os.path.ismount(vol.mountpoint):
-                self._unmount_quietly(vol)
+        # Option mounts (tmpfs, binds) of a previous daemon stay: containers still running
+        # share them, and they go when their last user stops or the volume is removed.
 
     # ------------------------------------------------------------------ paths
     def base_dir(self, name: str) -> str:
