@@ -1,0 +1,164 @@
+"""Convergence decisions and the create body, as pure functions over a loaded project."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from berth.compose import engine as L
+from berth.compose.convergence import Converger, UpOptions, diff_paths
+from berth.compose.create_body import config_hash, create_body, hashed_config, labels
+from berth.compose.loader.project import ProjectOptions, load_project
+from berth.compose.progress import Progress
+
+IMAGE_ID = "sha256:" + "a" * 64
+
+
+def project(tmp_path, text, environ=None):
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent(text))
+    return load_project(ProjectOptions(files=[str(tmp_path / "compose.yaml")], environ=environ or {}))
+
+
+BASE = """
+    name: p
+    services:
+      web:
+        image: busybox
+        environment: {MODE: "${MODE:-a}"}
+        ports: ["127.0.0.1:8080:80/udp"]
+        volumes: ["data:/data:ro", "./src:/src"]
+        healthcheck: {test: "true", interval: 1m30s, retries: 2}
+        mem_limit: 64m
+        ulimits: {nofile: 1024}
+        restart: on-failure:3
+        depends_on: [db]
+        networks: {back: {aliases: [w]}, front: {priority: 10}}
+      db: {image: busybox, scale: 2}
+    networks: {back: {}, front: {}}
+    volumes: {data: {}}
+"""
+
+
+def existing(p, name, number, state="running", image=IMAGE_ID):
+    svc = p.services[name]
+    return {"Id": f"{name}{number}" + "0" * 60, "Names": [f"/p-{name}-{number}"], "State": state,
+            "Labels": labels(p, svc, number, image, config_hash(svc))}
+
+
+def conv(p):
+    return Converger(p, engine=None, progress=Progress(mode="quiet"))  # type: ignore[arg-type]
+
+
+def test_diff_paths():
+    assert diff_paths({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}}) == ["a.c changed"]
+    assert diff_paths({"a": 1}, {"b": 1}) == ["a removed", "b added"]
+    assert diff_paths([1], [1]) == []
+
+
+def test_unchanged_running_container_needs_nothing(tmp_path):
+    p = project(tmp_path, BASE)
+    acts = conv(p).plan_service(p.services["web"], [existing(p, "web", 1)], UpOptions(), IMAGE_ID)
+    assert [(a.kind, a.reason) for a in acts] == [("nothing", "up to date")]
+
+
+def test_stopped_container_is_started(tmp_path):
+    p = project(tmp_path, BASE)
+    acts = conv(p).plan_service(p.services["web"], [existing(p, "web", 1, "exited")], UpOptions(), IMAGE_ID)
+    assert [(a.kind, a.reason) for a in acts] == [("start", "container is exited")]
+
+
+def test_changed_environment_is_the_reason(tmp_path):
+    old = project(tmp_path, BASE)
+    c = existing(old, "web", 1)
+    new = project(tmp_path, BASE, {"MODE": "b"})
+    acts = conv(new).plan_service(new.services["web"], [c], UpOptions(), IMAGE_ID)
+    assert [(a.kind, a.describe()) for a in acts] == [("recreate", "recreate web: environment.MODE changed")]
+    acts = conv(new).plan_service(new.services["web"], [c], UpOptions(no_recreate=True), IMAGE_ID)
+    assert acts[0].kind == "nothing"
+
+
+def test_new_image_and_force_recreate(tmp_path):
+    p = project(tmp_path, BASE)
+    c = existing(p, "web", 1)
+    acts = conv(p).plan_service(p.services["web"], [c], UpOptions(), "sha256:" + "b" * 64)
+    assert acts[0].kind == "recreate" and acts[0].reason == "image busybox changed (aaaaaaaaaaaa -> bbbbbbbbbbbb)"
+    acts = conv(p).plan_service(p.services["web"], [c], UpOptions(force_recreate=True), IMAGE_ID)
+    assert (acts[0].kind, acts[0].reason) == ("recreate", "--force-recreate")
+
+
+def test_container_of_docker_compose_without_stored_config(tmp_path):
+    p = project(tmp_path, BASE)
+    c = existing(p, "web", 1)
+    c["Labels"] = {k: v for k, v in c["Labels"].items() if k != L.BERTH_CONFIG}
+    c["Labels"][L.CONFIG_HASH] = "0" * 64
+    acts = conv(p).plan_service(p.services["web"], [c], UpOptions(), IMAGE_ID)
+    assert (acts[0].kind, acts[0].reason) == ("recreate", "config hash changed")
+
+
+def test_scale_creates_and_removes_by_number(tmp_path):
+    p = project(tmp_path, BASE)
+    db = p.services["db"]
+    acts = conv(p).plan_service(db, [existing(p, "db", 2)], UpOptions(), IMAGE_ID)
+    assert [(a.kind, a.number) for a in acts] == [("nothing", 2), ("create", 1)]
+    three = [existing(p, "db", n) for n in (1, 2, 3)]
+    acts = conv(p).plan_service(db, three, UpOptions(scale={"db": 1}), IMAGE_ID)
+    assert [(a.kind, a.number) for a in acts] == [("nothing", 1), ("remove", 2), ("remove", 3)]
+
+
+def test_replicas_and_depends_on_do_not_change_the_hash(tmp_path):
+    a = project(tmp_path, BASE)
+    b = project(tmp_path, BASE.replace("scale: 2", "scale: 5"))
+    assert config_hash(a.services["db"]) == config_hash(b.services["db"])
+    assert "depends_on" not in hashed_config(a.services["web"])
+
+
+def test_create_body_maps_the_service(tmp_path):
+    p = project(tmp_path, BASE)
+    body = create_body(p, p.services["web"], 1, IMAGE_ID, "h")
+    assert body["Image"] == "busybox"
+    assert body["Env"] == ["MODE=a"]
+    assert body["ExposedPorts"] == {"80/udp": {}}
+    host = body["HostConfig"]
+    assert host["PortBindings"] == {"80/udp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}
+    assert host["Mounts"][0] == {"Type": "volume", "Target": "/data", "ReadOnly": True, "Source": "p_data"}
+    assert host["Mounts"][1]["Type"] == "bind" and host["Mounts"][1]["Source"] == str(tmp_path / "src")
+    assert host["Memory"] == 64 << 20
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 1024}]
+    assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert body["Healthcheck"] == {"Test": ["CMD-SHELL", "true"], "Interval": 90 * 10**9, "Retries": 2}
+    # the highest-priority network is joined at create, the others connected after
+    assert host["NetworkMode"] == "p_front"
+    assert body["NetworkingConfig"] == {"EndpointsConfig": {"p_front": {"Aliases": ["web"]}}}
+    lab = body["Labels"]
+    assert lab[L.PROJECT] == "p" and lab[L.SERVICE] == "web" and lab[L.NUMBER] == "1"
+    assert lab[L.ONEOFF] == "False" and lab[L.CONFIG_HASH] == "h" and lab[L.IMAGE] == IMAGE_ID
+    assert lab[L.DEPENDS_ON] == "db:service_started:false"
+    assert lab[L.WORKING_DIR] == str(tmp_path)
+    assert json.loads(lab[L.BERTH_CONFIG]) == hashed_config(p.services["web"])
+
+
+def test_dependency_levels(tmp_path):
+    p = project(tmp_path, """
+        services:
+          a: {image: x, depends_on: [b, c]}
+          b: {image: x, depends_on: [c]}
+          c: {image: x}
+          d: {image: x}
+    """)
+    assert list(p.dependency_levels(list(p.services))) == [["c", "d"], ["b"], ["a"]]
+    assert p.with_dependencies(["a"]) == ["c", "b", "a"]
+    assert p.with_dependencies(["a"], include_deps=False) == ["a"]
+
+
+@pytest.mark.parametrize("mode,expected", [
+    ("plain", " Container p-web-1  Started\n"),
+    ("tty", " ✔ Container p-web-1  Started\n"),
+])
+def test_progress_lines(mode, expected):
+    import io
+
+    out = io.StringIO()
+    Progress(out, mode).event("Container", "p-web-1", "Started")
+    assert out.getvalue() == expected
