@@ -466,3 +466,11 @@ def test_flags_are_read_byte_by_byte_like_buildkit():
     assert df.dump() == '(copy ["--chown=Ã¼"] "a" "b")\n(copy ["--x=Ä"] "rest")'
     # arguments themselves are read as characters
     assert parse("FROM a\nCOPY ü /ü\n").instructions[1].args == ["ü", "/ü"]
+
+
+def test_long_line_inside_a_continuation():
+    with pytest.raises(DockerfileParseError) as e:
+        parse("FROM a\nRUN echo \\\n" + "y" * 65536 + "\n")
+    assert e.value.reason == "dockerfile line greater than max allowed size of 65535"
+    # a line of exactly the limit is fine
+    assert parse("FROM a\nRUN " + "z" * (65535 - 4) + "\n").instructions[1].args[0].startswith("z")

@@ -169,6 +169,16 @@ def parse_ast(text: str, name: str = "Dockerfile") -> Dockerfile:
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = _split_lines(text)
+    # Go's line scanner stops at the first line over its limit: what comes
+    # before is parsed, then the error is reported
+    too_long = False
+    if len(text) > MAX_LINE_BYTES:
+        for k, raw in enumerate(lines):
+            if len(raw) > MAX_LINE_BYTES and len(
+                    raw.rstrip("\n").encode("utf-8", "surrogateescape")) > MAX_LINE_BYTES:
+                del lines[k:]
+                too_long = True
+                break
     d = _Directives()
     instructions: list[Instruction] = []
     warnings: list[str] = []
@@ -176,13 +186,9 @@ def parse_ast(text: str, name: str = "Dockerfile") -> Dockerfile:
     current = 0
     i = 0
     n = len(lines)
-    too_long_at = 0
     while i < n:
         raw = lines[i]
         i += 1
-        if len(raw) > MAX_LINE_BYTES and len(raw.rstrip("\n").encode("utf-8", "surrogateescape")) > MAX_LINE_BYTES:
-            too_long_at = current
-            break
         if _is_comment(raw):
             comment = raw[1:].strip(GO_SPACE_CHARS)
             if comment == "":
@@ -255,9 +261,9 @@ def parse_ast(text: str, name: str = "Dockerfile") -> Dockerfile:
         comments = []
     if not instructions:
         raise file_error(name, current, "file with no instructions")
-    if too_long_at:
+    if too_long:
         raise file_error(
-            name, too_long_at,
+            name, current,
             f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES}",
         )
     return Dockerfile(
