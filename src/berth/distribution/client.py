@@ -69,6 +69,15 @@ class AuthConfig:
         return not (self.username or self.password or self.identitytoken or self.registrytoken)
 
 
+class RegistryAuthError(BerthError):
+    """The registry refused our credentials during a pull or push.
+
+    Not a 401 to the API client: docker's CLI answers a 401 from pull/push by
+    prompting for a login, while dockerd reports these as plain errors."""
+
+    status = 500
+
+
 class RegistryError(BerthError):
     """An error answer of a registry (its `errors` body), worded as docker words it."""
 
@@ -171,6 +180,7 @@ class Response:
     conn: http.client.HTTPConnection
     pool: "_Pool"
     url: str
+    no_creds: bool = False
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default) or default
@@ -331,10 +341,10 @@ class Registry:
                 return tok.value
         realm = params.get("realm", "")
         if not realm:
-            raise Unauthorized("no realm in the registry's bearer challenge")
+            raise RegistryAuthError("no realm in the registry's bearer challenge")
         url = urllib.parse.urlsplit(realm)
         if url.scheme not in ("http", "https") or not url.netloc:
-            raise Unauthorized(f"invalid token realm {realm!r}")
+            raise RegistryAuthError(f"invalid token realm {realm!r}")
         query: list[tuple[str, str]] = []
         if params.get("service"):
             query.append(("service", params["service"]))
@@ -360,7 +370,7 @@ class Registry:
         if resp.status != 200:
             code, text = describe_errors(resp.status, body, resp.resp.reason)
             if resp.status == 401:
-                raise Unauthorized(f"{text}" if code else "unauthorized: authentication required")
+                raise RegistryAuthError(f'Get "{realm}": ' + (text if code else "unauthorized: authentication required"))
             raise RegistryError(resp.status, f"failed to fetch token from {realm}: {text}", code)
         try:
             doc = json.loads(body)
@@ -368,7 +378,7 @@ class Registry:
         except (ValueError, AttributeError):
             value = None
         if not value:
-            raise Unauthorized(f"the token service at {realm} returned no token")
+            raise RegistryAuthError(f"the token service at {realm} returned no token")
         lifetime = int(doc.get("expires_in") or 60)
         with self._lock:
             self._tokens[key] = _Token(value, time.time() + max(lifetime, 60))
@@ -384,7 +394,7 @@ class Registry:
         if kind == "bearer":
             try:
                 self._token(params, "")
-            except Unauthorized:
+            except RegistryAuthError:
                 raise Unauthorized(f"login attempt to {where} failed with status: 401 Unauthorized") from None
             return
         resp = self._send(self.scheme, self.host, "GET", "/v2/", self._auth_header(""))
@@ -414,6 +424,8 @@ class Registry:
                     self._tokens.pop(scope, None)
                 hdrs = {**(headers or {}), **self._auth_header(scope)}
                 resp = self._send(self.scheme, self.host, method, path, hdrs, body, chunked)
+        if resp.status == 401 and self._challenge and self._challenge[0] == "basic" and not self.auth.username:
+            resp.no_creds = True
         hops = 0
         while follow and resp.status in (301, 302, 303, 307, 308) and hops < 5:
             location = resp.header("Location")
@@ -491,7 +503,9 @@ def raise_for(resp: Response, what: str, body: bytes | None = None) -> None:
         body = resp.read()
     code, text = describe_errors(resp.status, body, resp.resp.reason)
     if resp.status == 401:
-        raise Unauthorized(f"{what}: {text}" if code else f"{what}: unauthorized: authentication required")
+        if resp.no_creds:
+            raise RegistryAuthError(f"{what}: no basic auth credentials")
+        raise RegistryAuthError(f"{what}: {text}" if code else f"{what}: unauthorized: authentication required")
     if resp.status == 404:
         raise NotFound(text)
     if resp.status == 400:
