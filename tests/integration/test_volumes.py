@@ -366,3 +366,14 @@ def test_cp_reads_and_writes_volumes_and_export_leaves_them_out(sandbox):
         assert b"from-inside" not in f.read()
     ok(sb.docker("rm", "-f", "cprunning", "cpstopped"))
     ok(sb.docker("volume", "rm", "cpvol"))
+
+
+def test_volume_subpath_mounts_a_directory_of_the_volume_and_never_leads_out(sandbox):
+    sb = sandbox
+    ok(sb.docker("run", "--rm", "-v", "subv:/d", "busybox", "sh", "-c", "mkdir /d/sub && ln -s /etc /d/esc"))
+    ok(sb.docker("run", "--rm", "--mount", "type=volume,src=subv,dst=/x,volume-subpath=sub", "busybox",
+                 "touch", "/x/made"))
+    assert os.listdir(os.path.join(sb.data_root, "volumes", "subv", "_data", "sub")) == ["made"]
+    r = sb.docker("run", "--rm", "--mount", "type=volume,src=subv,dst=/x,volume-subpath=esc", "busybox", "true")
+    assert r.returncode == 125 and "it leads out of volume subv" in r.stderr
+    ok(sb.docker("volume", "rm", "subv"))

@@ -193,6 +193,10 @@ class MountManager:
                 if not os.path.exists(source):
                     raise InvalidParameter(f"cannot access path {source}: lstat {source}: "
                                            "no such file or directory")
+                real, base = os.path.realpath(source), os.path.realpath(vol.mountpoint)
+                if real != base and not real.startswith(base + "/"):
+                    raise InvalidParameter(f"cannot access path {source}: it leads out of volume {vol.name}")
+                source = real  # a symlink inside the volume is followed here, never by the runtime
             opts.append("rprivate")
             self.events.publish("volume", "mount", vol.name, {
                 "container": c.id, "destination": spec.target, "driver": vol.driver,
