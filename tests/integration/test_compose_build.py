@@ -88,3 +88,29 @@ def test_down_rmi_local_removes_the_built_image(sandbox, proj):
     assert r.returncode == 0, r.stderr
     assert api(sandbox, "GET", "/images/bld-app/json")[0] == 404
     assert api(sandbox, "GET", "/images/busybox/json")[0] == 200
+
+
+@pytest.mark.skipif(__import__("shutil").which("docker-registry") is None, reason="docker-registry not installed")
+def test_push_sends_built_images_to_their_registry(sandbox, tmp_path):
+    import os
+
+    from test_pull_push_util import start_registry
+
+    root = start_registry(sandbox, 5077)
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo pushed > /p\n")
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent("""
+        services:
+          app:
+            build: .
+            image: 127.0.0.1:5077/compose/app:1
+          plain:
+            image: busybox
+    """))
+    r = compose(sandbox, tmp_path, "build")
+    assert r.returncode == 0, r.stderr
+    r = compose(sandbox, tmp_path, "push")
+    assert r.returncode == 0, r.stderr
+    tags = os.path.join(root, "data/docker/registry/v2/repositories/compose/app/_manifests/tags")
+    assert os.listdir(tags) == ["1"]
+    # busybox has no build section: compose push leaves it alone
+    assert not os.path.exists(os.path.join(root, "data/docker/registry/v2/repositories/library"))
