@@ -22,7 +22,7 @@ from .command import (
     filters_query,
 )
 from .flags import FlagSet, Values
-from .netopts import csv_value, ipam_config, kv_map, label_value, natural_sorted
+from .netopts import csv_value, ipam_config, kv_map, label_value, link_value, natural_sorted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _connect_flags(fs: FlagSet) -> None:
            "negative values.")
     fs.string("ip", "", 'IPv4 address (e.g., "172.30.100.104")')
     fs.string("ip6", "", 'IPv6 address (e.g., "2001:db8::33")')
-    fs.list("link", "", "Add link to another container")
+    fs.list("link", "", "Add link to another container", convert=link_value)
     fs.list("link-local-ip", "", "Add a link-local address for the container", kind="strings", convert=csv_value)
 
 
@@ -413,7 +413,7 @@ def _port(cli: Cli, v: Values, args: list[str]) -> int:
     info = cli.client().get(f"/containers/{args[0]}/json") or {}
     ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
     out: list[str] = []
-    if len(args) > 1:
+    if len(args) > 1 and args[1]:
         wanted = args[1]
         port, _, proto = wanted.partition("/")
         if not (port.isascii() and port.isdigit()):

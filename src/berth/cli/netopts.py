@@ -199,3 +199,12 @@ def ipam_config(subnets: list[str], ranges: list[str], gateways: list[str],
     for entry in data.values():  # omitempty, as Go marshals IPAMConfig
         out.append({k: v for k, v in entry.items() if v})
     return out
+
+
+def link_value(text: str) -> str:
+    """opts.ValidateLink: "name" or "name:alias"."""
+    if text == "":
+        raise ValueError("empty string specified for links")
+    if text.count(":") > 1:
+        raise ValueError(f"bad format for links: {text}")
+    return text
