@@ -252,6 +252,13 @@ def test_dockerfile_from_stdin_outside_the_context_iidfile_and_quiet(sandbox, tm
     assert sandbox.berth("run", "--rm", iid.read_text(), "cat", "/g").stdout == "ctxfile\n"
     only = sandbox.berth("build", "-t", "dfonly", "-", input="FROM busybox\nENV X=1\n")
     assert only.returncode == 0 and "Successfully tagged dfonly:latest" in only.stdout
+    write(ctx, {"Dockerfile": "FROM busybox\nCOPY f /from-tar\n"})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        t.add(str(ctx), arcname=".")
+    piped = sandbox.berth("build", "-t", "piped", "-", input=buf.getvalue())
+    assert piped.returncode == 0, piped.stderr
+    assert sandbox.berth("run", "--rm", "piped", "cat", "/from-tar").stdout == "ctxfile\n"
     d = docker_build(sandbox, "-q", "-f", "-", str(ctx), input="FROM busybox\nCOPY f /h\n")
     assert d.returncode == 0 and d.stdout.strip().startswith("sha256:"), d.stderr
 
@@ -373,5 +380,8 @@ def test_cache_survives_a_daemon_restart_and_builder_prune_drops_it(sandbox, tmp
     assert again.stdout.count(" ---> Using cache") == 2, again.stdout
     pruned = sandbox.berth("builder", "prune", "-f")
     assert pruned.returncode == 0 and "Total reclaimed space:" in pruned.stdout, pruned.stderr
+    # the keys are gone, the tagged image's own history still serves --cache-from
+    reused = sandbox.berth("build", "--cache-from", "durable", "-t", "durable", str(tmp_path))
+    assert reused.stdout.count(" ---> Using cache") == 2, reused.stdout
     cold = sandbox.berth("build", "-t", "durable", str(tmp_path))
     assert cold.returncode == 0 and "Using cache" not in cold.stdout

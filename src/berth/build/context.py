@@ -64,6 +64,11 @@ class _Reader:
             return out
         return self.raw.read(n)
 
+    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
     def readable(self) -> bool:
         return True
 
