@@ -298,7 +298,7 @@ class Puller:
     def pull(self, res: Resolved) -> tuple[str, bool]:
         """Download what is missing and record the image; (image id, new reference?)."""
         reg, ref, repo = res.registry, res.ref, res.ref.path
-        prog.status(self.emit, f"Pulling from {ref.familiar_name}", ref.digest or ref.tag or "latest")
+        prog.status(self.emit, f"Pulling from {ref.path}", ref.digest or ref.tag or "latest")
         diff_ids = res.config_doc["rootfs"]["diff_ids"]
         jobs: list[LayerJob] = []
         parent = ""
