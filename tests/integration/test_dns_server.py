@@ -273,6 +273,9 @@ def test_malformed_packets_are_ignored_or_formerr(world):
         s.send(b"\x12\x35\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xff\xff")  # truncated question
         formerr = DNSRecord.parse(s.recv(512))
         assert formerr.header.id == 0x1235 and formerr.header.rcode == RCODE.FORMERR
+        q = DNSRecord.question("www.example.com").pack()
+        s.send(q[:10] + b"\x00\x01" + q[12:] + b"\x00\x00\x29\x10")  # a cut-off OPT record
+        assert DNSRecord.parse(s.recv(512)).header.rcode == RCODE.FORMERR
     finally:
         s.close()
     assert addrs(ask(world["a"], "db")) == ["172.18.0.4"]

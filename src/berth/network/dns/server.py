@@ -17,7 +17,7 @@ from typing import Callable, Union
 
 from dnslib import QTYPE, RCODE
 
-from .answer import MAX_TCP_SIZE, Answerer, NameResolver, Verdict, rcode_reply
+from .answer import MAX_TCP_SIZE, Answerer, NameResolver, Verdict, header_only, rcode_reply
 from .forward import DEFAULT_TIMEOUT, Forwarder
 from .netns import bind_dns_sockets, in_netns
 
@@ -56,7 +56,11 @@ class _UDP(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        verdict = self.server.answerer.handle(self.cid, data)
+        try:
+            verdict = self.server.answerer.handle(self.cid, data)
+        except Exception:  # never let one packet take the server down
+            log.exception("dns: failed to handle a query")
+            return
         if verdict.reply is not None:
             self.transport.sendto(verdict.reply, addr)  # type: ignore[union-attr]
         elif verdict.forward:
@@ -165,8 +169,12 @@ class EmbeddedDNS:
             task.add_done_callback(served.tasks.discard)
 
     async def _resolve_upstream(self, verdict: Verdict, data: bytes, tcp: bool, policy: Policy) -> bytes:
-        query = verdict.query
-        assert query is not None
+        try:
+            query = verdict.query
+        except Exception:  # taken by the fast path, refused by dnslib
+            query = None
+        if query is None:
+            return header_only(data, RCODE.FORMERR)
         if policy.ndots_set and query.q.qtype in (QTYPE.A, QTYPE.AAAA) and "." not in str(query.q.qname).rstrip("."):
             return rcode_reply(query, RCODE.NOERROR, ra=True)
         reply = None
