@@ -3,7 +3,7 @@
     from berth.build.parser import parse
     df = parse(text)                 # DockerfileParseError on bad input
     df.instructions, df.directives, df.escape, df.warnings, df.dump()
-    stages = group_stages(df)        # FROM ... AS name, meta ARGs
+    meta_args, stages = group_stages(df)   # ARGs before FROM, FROM ... AS name
 
 `parse` reads the lines (core.py), parses each instruction's arguments the
 way buildkit's line parsers do (lineparse.py) and then checks every
@@ -49,7 +49,8 @@ def parse(text: str | bytes, name: str = "Dockerfile", *, check: bool = True) ->
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", "surrogateescape")
     if text == "":
-        raise DockerfileParseError(0, "empty", f"the Dockerfile ({name}) cannot be empty")
+        message = f"the Dockerfile ({name}) cannot be empty"
+        raise DockerfileParseError(0, message, message)
     df = parse_ast(text, name)
     if check:
         for ins in df.instructions:
