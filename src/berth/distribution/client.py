@@ -277,13 +277,13 @@ class Registry:
                 conn.close()
                 if reused and attempt == 0 and (body is None or isinstance(body, bytes)):
                     continue  # a keep-alive connection the server had closed
-                raise Unavailable(f'{method.title()} "{url}": {_neterr(e)}') from None
+                raise Unavailable(f'{method.title()} "{url}": {_neterr(e, host)}') from None
             except ssl.SSLError as e:
                 conn.close()
                 raise _TLSFailed(f'{method.title()} "{url}": {_tlserr(e)}') from None
             except OSError as e:
                 conn.close()
-                raise Unavailable(f'{method.title()} "{url}": {_neterr(e)}') from None
+                raise Unavailable(f'{method.title()} "{url}": {_neterr(e, host)}') from None
             return Response(resp.status, resp.headers, resp, conn, pool, url)
         raise AssertionError("unreachable")
 
@@ -471,11 +471,15 @@ def _tlserr(e: ssl.SSLError) -> str:
     return f"tls: {e.reason or text}"
 
 
-def _neterr(e: BaseException) -> str:
+def _neterr(e: BaseException, host: str = "") -> str:
+    addr = f" {host}" if host else ""
     if isinstance(e, ConnectionRefusedError):
-        return "dial tcp: connect: connection refused"
+        return f"dial tcp{addr}: connect: connection refused"
     if isinstance(e, socket.gaierror):
-        return f"dial tcp: lookup: {e.strerror or e}"
+        name = host.rsplit(":", 1)[0] if host else ""
+        return f"dial tcp: lookup {name}: {(e.strerror or str(e)).lower()}".replace("lookup :", "lookup:")
+    if isinstance(e, OSError) and e.errno in (101, 113):  # ENETUNREACH, EHOSTUNREACH
+        return f"dial tcp{addr}: connect: {(e.strerror or '').lower()}"
     if isinstance(e, (socket.timeout, TimeoutError)):
         return "net/http: request canceled while waiting for connection (Client.Timeout exceeded)"
     if isinstance(e, http.client.RemoteDisconnected):
