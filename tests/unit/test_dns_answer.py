@@ -203,3 +203,28 @@ def test_fast_path_leaves_odd_queries_to_dnslib():
         assert a._fast("c1", q.pack()) is None
     forward = a._fast("c1", DNSRecord.question("example.com").pack())
     assert forward.forward and str(forward.query.q.qname) == "example.com."
+
+
+def test_random_and_mutated_packets_never_raise():
+    import random
+
+    rng = random.Random(5)
+    a = Answerer(Resolver())
+    seeds = [DNSRecord.question(n, t).pack() for n, t in (("web", "A"), ("v6", "AAAA"), ("db", "MX"),
+                                                          ("2.0.0.10.in-addr.arpa", "PTR"), ("x.example", "TXT"))]
+    for i in range(3000):
+        if i % 3 == 0:
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+        else:
+            data = bytearray(rng.choice(seeds))
+            for _ in range(rng.randrange(1, 4)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            data = bytes(data[:rng.randrange(len(data) + 1)] if i % 5 == 0 else data)
+        v = a.handle("c1", data)
+        if v.forward:
+            try:
+                v.query
+            except Exception:
+                pass  # the server answers FORMERR for these
+        elif v.reply is not None:
+            assert v.reply[:2] == data[:2] and v.reply[2] & 0x80
