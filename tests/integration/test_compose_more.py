@@ -224,3 +224,30 @@ def test_restart_and_rm(sandbox, tmp_path, down):
     r = compose(sandbox, d, "rm", "-f", "-s", name="rr")
     assert r.returncode == 0, r.stderr
     assert project_containers(sandbox, "rr") == []
+
+
+def test_secrets_configs_and_container_options(sandbox, tmp_path, down):
+    (tmp_path / "s.txt").write_text("s3cret")
+    (tmp_path / "c.txt").write_text("conf")
+    d = write(tmp_path, """
+        services:
+          app:
+            image: busybox
+            read_only: true
+            tmpfs: [/scratch]
+            user: "1000:1000"
+            working_dir: /scratch
+            hostname: apphost
+            init: true
+            cap_drop: [ALL]
+            labels: {team: core}
+            secrets: [token]
+            configs: [{source: settings, target: /etc/settings.txt}]
+            command: ["sh", "-c", "cat /run/secrets/token /etc/settings.txt; echo; id -u; pwd; hostname; touch /x 2>/dev/null || echo ro; touch ok && echo tmpfs"]
+        secrets: {token: {file: ./s.txt}}
+        configs: {settings: {file: ./c.txt}}
+    """)
+    down.append((d, "opts"))
+    r = compose(sandbox, d, "run", "--rm", "-T", "app", name="opts")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["s3cretconf", "1000", "/scratch", "apphost", "ro", "tmpfs"]

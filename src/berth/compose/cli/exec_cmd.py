@@ -164,6 +164,10 @@ def run_run(ctx: ComposeContext, v: Values, args: list[str]) -> int:
     cname = v.name or f"{project.name}-{name}-run-{secrets.token_hex(6)}"
     body = create_body(project, one, 1, image_id, config_hash(one), oneoff=True,
                        command=args[1:] or None)
+    if cfg["stdin_open"]:
+        # as `docker run -i`: the client's end of input closes the process's stdin
+        # instead of ending the attach (and losing the output that follows)
+        body.update(AttachStdin=True, AttachStdout=True, AttachStderr=True, StdinOnce=True)
     body["Labels"][L.ONEOFF] = "True"
     body["Labels"].pop(L.NUMBER, None)
     if v.rm:
