@@ -200,3 +200,45 @@ def test_save_to_a_terminal_is_refused(sandbox):
     code, _, text = r.stdout.partition("\n")
     assert code == "1"
     assert "Cowardly refusing to save to a terminal. Use the -o flag or redirect" in text
+
+
+DOCKERD_SCRIPT = r'''
+set -e
+ip link set lo up
+mount -t tmpfs tmpfs /var/run
+D="$1"
+# dockerd writes /etc/docker/key.json: keep the host's /etc untouched
+mkdir -p "$D/etc-upper" "$D/etc-work"
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$D/etc-upper,workdir=$D/etc-work" /etc
+dockerd --data-root "$D/data" --exec-root "$D/exec" -H "unix://$D/d.sock" --pidfile "$D/d.pid" --bridge=none \
+  --iptables=false --ip-masq=false --storage-driver=vfs >"$D/dockerd.log" 2>&1 &
+for i in $(seq 1 150); do [ -S "$D/d.sock" ] && break; sleep 0.1; done
+export DOCKER_HOST="unix://$D/d.sock"
+/usr/bin/docker load -i "$D/ours.tar"
+/usr/bin/docker tag busybox:latest legacy/two:1
+/usr/bin/docker save busybox:latest legacy/two:1 -o "$D/theirs.tar"
+'''
+
+
+@pytest.mark.skipif(not (os.path.exists("/usr/sbin/dockerd") and os.path.exists("/usr/bin/docker")),
+                    reason="Debian's docker.io (dockerd 20.10) not installed")
+def test_archives_round_trip_through_real_dockerd(sandbox, tmp_path):
+    """berth save → dockerd 20.10 load/save (its legacy layout) → berth load: same image ID."""
+    sb = sandbox
+    image_id = _id(sb, "busybox")
+    d = str(tmp_path)
+    assert sb.berth("save", "-o", os.path.join(d, "ours.tar"), "busybox").returncode == 0
+    r = subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
+                        "--propagation", "private", "bash", "-c", DOCKERD_SCRIPT, "dockerd-roundtrip", d],
+                       capture_output=True, text=True, timeout=120)
+    try:
+        assert r.returncode == 0, (r.stdout, r.stderr, open(os.path.join(d, "dockerd.log")).read()[-2000:])
+        assert "Loaded image: busybox:latest" in r.stdout
+        with tarfile.open(os.path.join(d, "theirs.tar")) as tf:
+            assert any(n.endswith("/layer.tar") for n in tf.getnames())  # docker 20.10's own layout
+        loaded = sb.docker("load", "-i", os.path.join(d, "theirs.tar"))
+        assert loaded.returncode == 0, loaded.stderr
+        assert "Loaded image: legacy/two:1" in loaded.stdout
+        assert _id(sb, "legacy/two:1") == image_id
+    finally:
+        subprocess.run(["rm", "-rf", os.path.join(d, "data"), os.path.join(d, "exec"), os.path.join(d, "etc-work")])
