@@ -193,6 +193,12 @@ def _levenshtein(a: str, b: str) -> int:
     return prev[-1]
 
 
+def _go_q(s: str) -> str:
+    from berth.build.parser.goquote import go_quote
+
+    return go_quote(s)
+
+
 def _is_heredoc_word(word: str) -> bool:
     from berth.build.parser.core import _heredoc_word
     from berth.build.parser.lineparse import LineError
@@ -270,7 +276,14 @@ def _check(ins: Instruction) -> None:
         if not ins.json_form:
             raise ValueError("SHELL requires the arguments to be in JSON form")
     if kw not in _FLAGS_IGNORED:
-        parse_flags(kw, ins.flags)
+        flags = parse_flags(kw, ins.flags)
+        if kw == "RUN":
+            network = flags.get("network", "default")
+            if network not in ("default", "none", "host"):
+                raise ValueError(f"invalid network mode {_go_q(network)}")
+            security = flags.get("security", "sandbox")
+            if security not in ("sandbox", "insecure"):
+                raise ValueError(f"security {_go_q(security)} is not valid")
 
 
 def _check_health(ins: Instruction) -> None:
