@@ -215,6 +215,26 @@ CMD ["echo $E"]
     assert "[Warning] One or more build-args [NOPE] were not consumed" in unused.stdout
 
 
+def test_arg_scoping_and_shell(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": """\
+ARG X=meta
+FROM busybox
+MAINTAINER someone
+RUN echo "before [$X]"
+ARG X
+SHELL ["/bin/sh", "-ec"]
+RUN echo "after [$X]"
+"""})
+    out = sandbox.berth("build", "--no-cache", "-t", "scoped", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "before []" in out.stdout and "after [meta]" in out.stdout
+    author = sandbox.berth("image", "inspect", "-f", "{{.Author}}", "scoped").stdout.strip()
+    assert author == "someone"
+    hist = sandbox.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", "scoped").stdout.splitlines()
+    assert hist[0] == '|1 X=meta /bin/sh -ec echo "after [$X]"'
+    assert hist[1] == "/bin/sh -c #(nop)  SHELL [/bin/sh -ec]"
+
+
 def test_dockerignore_is_applied_by_the_client_and_by_the_daemon(sandbox, tmp_path):
     write(tmp_path, {
         "Dockerfile": "FROM busybox\nCOPY . /ctx/\nCMD find /ctx -type f\n",
