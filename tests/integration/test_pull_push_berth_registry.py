@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -103,3 +104,22 @@ def test_berth_pull_all_tags(env):
     assert r.returncode == 0, r.stderr
     assert "a: Pulling from" in r.stdout and "b: Pulling from" in r.stdout
     assert _inspect(env, f"{OPEN}/team/multi:a")["Id"] == _inspect(env, f"{OPEN}/team/multi:b")["Id"]
+
+
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed")
+def test_oci_image_pulled_and_pushed_back_as_oci(sandbox, env):
+    """An image that came as OCI (skopeo --format oci) is pushed back as an OCI manifest."""
+    sb = sandbox
+    archive = os.path.join(sb.dir, "bb.tar")
+    assert berth(env, "save", "-o", archive, "busybox").returncode == 0
+    r = sb.nsenter(["skopeo", "--insecure-policy", "copy", "--format", "oci", "--dest-tls-verify=false",
+                    f"docker-archive:{archive}", f"docker://{OPEN}/team/oci:1"], timeout=60)
+    assert r.returncode == 0, r.stderr
+    pulled = berth(env, "pull", f"{OPEN}/team/oci:1")
+    assert pulled.returncode == 0, pulled.stderr
+    assert berth(env, "tag", f"{OPEN}/team/oci:1", f"{OPEN}/team/oci-copy:1").returncode == 0
+    pushed = berth(env, "push", f"{OPEN}/team/oci-copy:1")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "1: digest: sha256:" in pushed.stdout
+    raw = sb.nsenter(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{OPEN}/team/oci-copy:1"])
+    assert json.loads(raw.stdout)["mediaType"] == "application/vnd.oci.image.manifest.v1+json"

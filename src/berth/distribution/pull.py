@@ -465,8 +465,12 @@ class Puller:
         image = self.store.add_image_raw(res.config, named)
         self.store.add_reference(image.id, digest_ref)
         self.cache.set_oci(image.id, res.media_type == mf.OCI_MANIFEST)
-        for layer in res.manifest["layers"]:
+        for layer, diff_id in zip(res.manifest["layers"], res.config_doc["rootfs"]["diff_ids"]):
             self.cache.add_source(layer["digest"], index_name(ref.domain), ref.path)
+            # also for layers that already existed: a later push can HEAD or mount this blob
+            if not any(b.digest == layer["digest"] for b in self.cache.for_diff_id(diff_id)):
+                self.cache.record(diff_id, layer["digest"], layer.get("mediaType") or mf.DOCKER_LAYER,
+                                  int(layer.get("size") or 0))
         return image.id, before != image.id
 
 
