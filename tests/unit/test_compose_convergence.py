@@ -152,13 +152,21 @@ def test_dependency_levels(tmp_path):
     assert p.with_dependencies(["a"], include_deps=False) == ["a"]
 
 
-@pytest.mark.parametrize("mode,expected", [
-    ("plain", " Container p-web-1  Started\n"),
-    ("tty", " ✔ Container p-web-1  Started\n"),
-])
-def test_progress_lines(mode, expected):
+def test_progress_plain_lines_are_composes():
     import io
 
     out = io.StringIO()
-    Progress(out, mode).event("Container", "p-web-1", "Started")
-    assert out.getvalue() == expected
+    Progress(out, "plain").event("Container", "p-web-1", "Started")
+    Progress(out, "plain", dry_run=True).event("Network", "p_default", "Creating")
+    assert out.getvalue() == " Container p-web-1  Started\nDRY-RUN MODE -  Network p_default  Creating\n"
+
+
+def test_progress_terminal_block_is_redrawn():
+    import io
+
+    out = io.StringIO()
+    p = Progress(out, "tty")
+    p.event("Container", "p-web-1", "Starting")
+    p.event("Container", "p-web-1", "Started")
+    last = out.getvalue().split("\033[2A")[-1]
+    assert "[+] Running 1/1" in last and " ✔ Container p-web-1 Started" in last
