@@ -215,6 +215,15 @@ async def build(request: web.Request) -> web.StreamResponse:
             pass
     except (ConnectionError, RuntimeError) as e:
         log.info("build: the client went away (%s)", e)
+    except Exception as e:  # a bug or a host failure (ENOSPC...): reported in the stream once it runs
+        if resp is None:
+            raise
+        log.exception("build failed")
+        message = f"{type(e).__name__}: {e}" if not isinstance(e, OSError) else str(e)
+        try:
+            await send({"errorDetail": {"message": message}, "error": message})
+        except (ConnectionError, RuntimeError):
+            pass
     finally:
         if builder is not None:
             builder.close()

@@ -110,6 +110,15 @@ class Builder:
         self._cache_from: dict[tuple[str, str], str] | None = None
 
     # ------------------------------------------------------------------ helpers for steps
+    def expand_meta(self, word: str) -> str:
+        """A word of a FROM line or a meta ARG: only the meta ARGs are in scope."""
+        from berth.build.shell_lexer import ShellLexError
+
+        try:
+            return self.lexer.process_word(word, self.args.meta_env())
+        except ShellLexError as e:
+            raise InvalidParameter(str(e)) from None
+
     def tmp_dir(self) -> str:
         if self._tmp is None:
             self._tmp = os.path.join(build_root(self.daemon), "tmp-" + secrets.token_hex(6))
@@ -195,7 +204,7 @@ class Builder:
         for inst in meta:
             for word in inst.args:
                 name, eq, default = word.partition("=")
-                value = self.lexer.process_word(default, self.args.meta_env()) if eq else None
+                value = self.expand_meta(default) if eq else None
                 self.args.declare_meta(name, value)
         if self.opts.target:
             target = find_stage(stages, self.opts.target)
@@ -321,13 +330,13 @@ class Builder:
         await self.output.stream(f"Step {number}/{self.total_steps} : {str(inst)}\n", idx)
         flags = parse_flags(inst, {"platform"})
         if "platform" in flags:
-            plat = self.lexer.process_word(flags["platform"][-1], self.args.meta_env())
+            plat = self.expand_meta(flags["platform"][-1])
             saved, self.opts.platform = self.opts.platform, plat
             try:
                 self._check_platform()
             finally:
                 self.opts.platform = saved
-        name = self.lexer.process_word(inst.args[0], self.args.meta_env())
+        name = self.expand_meta(inst.args[0])
         if not name:
             raise InvalidParameter(f"base name ({inst.args[0]}) should not be blank")
         builtin = {k: v for k, v in self.opts.build_args.items() if k in BUILTIN_ARGS and v is not None}

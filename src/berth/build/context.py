@@ -170,6 +170,11 @@ class BuildContext:
                 if not stat.S_ISDIR(st.st_mode):
                     _remove_at(parent, name)
                     os.mkdir(name, 0o755, dir_fd=parent)
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+            try:
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
             self.entries[rel] = Entry(rel, "d", mode, 0, int(info.mtime))
             return
         if (parts in dirs):

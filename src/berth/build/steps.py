@@ -62,10 +62,20 @@ class Step:
         await self.b.output.stream(text, self.st.stage.index)
 
     def expand(self, word: str) -> str:
-        return self.b.lexer.process_word(word, self.st.expansion_env())
+        from berth.build.shell_lexer import ShellLexError
+
+        try:
+            return self.b.lexer.process_word(word, self.st.expansion_env())
+        except ShellLexError as e:
+            raise InvalidParameter(str(e)) from None
 
     def expand_words(self, word: str) -> list[str]:
-        return self.b.lexer.process_words(word, self.st.expansion_env())
+        from berth.build.shell_lexer import ShellLexError
+
+        try:
+            return self.b.lexer.process_words(word, self.st.expansion_env())
+        except ShellLexError as e:
+            raise InvalidParameter(str(e)) from None
 
     # ------------------------------------------------------------------ cache + commit
     async def cached_or(self, key_parts: dict, created_by: str, work: Callable[[], Awaitable[None]]) -> None:
