@@ -79,3 +79,36 @@ def test_unknown_names_fail_fast_without_upstream(sandbox, net):
 
 def test_ping_by_name(sandbox, net):
     _ok(sandbox.docker("exec", "alpha", "ping", "-c", "1", "-W", "2", "beta"))
+
+
+def test_internal_network_resolves_names_but_never_forwards(sandbox):
+    name = f"dnsint-{uuid.uuid4().hex[:6]}"
+    _ok(sandbox.docker("network", "create", "--internal", name))
+    try:
+        for c in ("int1", "int2"):
+            _ok(sandbox.docker("run", "-d", "--name", c, "--network", name, "busybox", "sleep", "1000"))
+        assert "Name:\tint2" in _ok(_lookup(sandbox, "int1", "int2")).stdout
+        r = _lookup(sandbox, "int1", "example.com")
+        assert r.returncode != 0 and "SERVFAIL" in r.stdout
+    finally:
+        sandbox.docker("rm", "-f", "int1", "int2")
+        sandbox.docker("network", "rm", name)
+
+
+def test_connect_disconnect_and_restart_follow_the_names(sandbox, net):
+    side = f"dnsside-{uuid.uuid4().hex[:6]}"
+    _ok(sandbox.docker("network", "create", side))
+    _ok(sandbox.docker("run", "-d", "--name", "late", "--network", side, "busybox", "sleep", "1000"))
+    try:
+        assert _lookup(sandbox, "alpha", "late").returncode != 0  # not on alpha's network yet
+        _ok(sandbox.docker("network", "connect", "--alias", "latecomer", net["name"], "late"))
+        assert "Name:\tlatecomer" in _ok(_lookup(sandbox, "alpha", "latecomer")).stdout
+        assert "Name:\talpha" in _ok(_lookup(sandbox, "late", "alpha")).stdout
+        _ok(sandbox.docker("network", "disconnect", net["name"], "late"))
+        assert _lookup(sandbox, "alpha", "latecomer").returncode != 0
+        assert _lookup(sandbox, "late", "alpha").returncode != 0
+        _ok(sandbox.docker("restart", "-t", "0", "alpha"))
+        assert f"Address: {net['ips']['beta']}" in _ok(_lookup(sandbox, "alpha", "beta")).stdout
+    finally:
+        sandbox.docker("rm", "-f", "late")
+        sandbox.docker("network", "rm", side)
