@@ -478,3 +478,51 @@ def test_long_line_inside_a_continuation():
     assert e.value.reason == "dockerfile line greater than max allowed size of 65535"
     # a line of exactly the limit is fine
     assert parse("FROM a\nRUN " + "z" * (65535 - 4) + "\n").instructions[1].args[0].startswith("z")
+
+
+def test_run_mount_values():
+    from berth.build.parser import RunMount, parse_mount
+
+    env = {"T": "/cache", "ID": "pip"}
+
+    def expand(v):
+        from berth.build.shell_lexer import ShellLexer
+
+        return ShellLexer().process_word(v, env)
+
+    assert parse_mount("type=cache,target=$T,id=${ID},sharing=LOCKED,mode=0755,uid=1", expand) == \
+        RunMount(type="cache", target="/cache", cache_id="pip", sharing="locked", mode=0o755, uid=1)
+    # bind mounts are read-only unless told otherwise; cache/tmpfs writable
+    assert parse_mount("target=/src,from=build,source=/out", expand) == \
+        RunMount(type="bind", from_="build", source="/out", target="/src", readonly=True)
+    assert parse_mount("type=bind,target=/x,rw", expand).readonly is False
+    assert parse_mount("type=tmpfs,dst=/t", expand).readonly is False
+    assert parse_mount('"type=secret","id=tok"', expand) == RunMount(type="secret", cache_id="tok", readonly=True)
+    for value, message in [
+        ("type=volume,target=/x", 'unsupported mount type "volume"'),
+        ("type=cahce,target=/x", 'unsupported mount type "cahce" (did you mean cache?)'),
+        ("type=cache,tagret=/x", "unexpected key 'tagret' in 'tagret=/x' (did you mean target?)"),
+        ("type=bind,target=/x,sharing=shared", "invalid cache sharing set for bind mount"),
+        ("type=bind,target=/x,mode=0700", 'mode not allowed for "bind" type mounts'),
+        ("type=cache,target=/x,uid=-1", "invalid value -1 for uid"),
+        ("type=cache,target=/x,mode=9", "invalid value 9 for mode"),
+        ("type=bind,target=/x,ro=maybe", "invalid value for ro: maybe"),
+        ("type=secret", "invalid secret mount. one of source, target required"),
+        ("type=cache,required", "unexpected key 'required' for mount type 'cache'"),
+        ("target", "invalid field 'target' must be a key=value pair"),
+        ('type=bi"nd', 'failed to parse csv mounts: parse error on line 1, column 8: bare " in '
+         'non-quoted-field'),
+        ("", "failed to parse csv mounts: EOF"),
+    ]:
+        with pytest.raises(ValueError) as e:
+            parse_mount(value, expand)
+        assert str(e.value) == message, value
+    # when the Dockerfile is parsed only the syntax and from= are checked
+    assert parse_mount("type=nonsense,whatever=1").type == "bind"
+    with pytest.raises(DockerfileParseError) as e:
+        parse("FROM a\nRUN --mount=type=bind,from=$STAGE,target=/x true\n")
+    assert str(e.value) == ("dockerfile parse error on line 2: 'from' doesn't support variable "
+                            "expansion, define alias stage instead")
+    with pytest.raises(DockerfileParseError, match="must be a key=value pair"):
+        parse("FROM a\nRUN --mount=target true\n")
+    parse("FROM a\nRUN --mount=type=cache,target=$T,id=${ID} true\n")

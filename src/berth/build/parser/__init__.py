@@ -22,6 +22,7 @@ from berth.build.parser.checks import (
 from berth.build.parser.core import parse_ast
 from berth.build.parser.expand import expand_instruction, heredoc_content
 from berth.build.parser.model import Dockerfile, DockerfileParseError, Heredoc, Instruction
+from berth.build.parser.runmount import RunMount, parse_mount
 
 __all__ = [
     "parse",
@@ -38,6 +39,8 @@ __all__ = [
     "expand_instruction",
     "heredoc_content",
     "onbuild_trigger",
+    "parse_mount",
+    "RunMount",
 ]
 
 

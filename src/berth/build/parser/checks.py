@@ -284,6 +284,10 @@ def _check(ins: Instruction) -> None:
             security = flags.get("security", "sandbox")
             if security not in ("sandbox", "insecure"):
                 raise ValueError(f"security {_go_q(security)} is not valid")
+            from berth.build.parser.runmount import parse_mount
+
+            for value in flags.lists.get("mount", []):
+                parse_mount(value)  # the parse-time pass: syntax and from=
 
 
 def _check_health(ins: Instruction) -> None:
