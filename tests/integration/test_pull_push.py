@@ -272,3 +272,28 @@ def test_seed_workflow_build_push_rmi_pull_run(sandbox, env):
         assert got == "seed-ok\n"
     finally:
         berth(sb, env, "rm", "-f", "seedweb")
+
+
+def test_docker_sdk_push_pull_login_save_load(sandbox, env):
+    docker_sdk = pytest.importorskip("docker")
+    sb = sandbox
+    c = docker_sdk.DockerClient(base_url=sb.host_url)
+    try:
+        c.images.get("busybox").tag(f"{REG}/team/sdk", "v1")
+        lines = list(c.api.push(f"{REG}/team/sdk", tag="v1", stream=True, decode=True))
+        aux = [l["aux"] for l in lines if "aux" in l]
+        assert aux and aux[0]["Tag"] == "v1" and aux[0]["Size"] == 527
+        c.images.remove(f"{REG}/team/sdk:v1")
+        pulled = c.images.pull(f"{REG}/team/sdk", tag="v1")
+        assert f"{REG}/team/sdk@{aux[0]['Digest']}" in pulled.attrs["RepoDigests"]
+        with pytest.raises(docker_sdk.errors.NotFound, match="manifest unknown"):
+            c.images.pull(f"{REG}/team/sdk", tag="nope")
+        assert c.login(username="alice", password="s3cret", registry=AUTH_REG)["Status"] == "Login Succeeded"
+        with pytest.raises(docker_sdk.errors.APIError, match="401 Unauthorized"):
+            c.login(username="alice", password="bad", registry=AUTH_REG, reauth=True)
+        data = b"".join(c.images.get(f"{REG}/team/sdk:v1").save())
+        c.images.remove(f"{REG}/team/sdk:v1")
+        loaded = c.images.load(data)
+        assert [i.id for i in loaded] == [pulled.id]
+    finally:
+        c.close()
