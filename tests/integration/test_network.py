@@ -290,3 +290,15 @@ def test_mac_address_and_network_none(sandbox):
     assert "02:42:de:ad:be:ef" in out
     out = ok(sandbox.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link"))
     assert "eth0" not in out
+
+
+def test_ps_network_and_publish_filters(sandbox, web):
+    ok(sandbox.docker("network", "create", "filt"))
+    try:
+        ok(sandbox.docker("run", "-d", "--name", "infilt", "--network", "filt", "busybox", "sleep", "60"))
+        assert ok(sandbox.docker("ps", "--filter", "network=filt", "--format", "{{.Names}}")).split() == ["infilt"]
+        assert ok(sandbox.docker("ps", "--filter", "publish=80", "--format", "{{.Names}}")).split() == ["web"]
+        assert ok(sandbox.docker("ps", "--filter", "expose=80/tcp", "--format", "{{.Names}}")).split() == ["web"]
+    finally:
+        sandbox.docker("rm", "-f", "infilt")
+        sandbox.docker("network", "rm", "filt")

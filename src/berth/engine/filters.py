@@ -134,6 +134,11 @@ def container_matches(c: "Container", filters: dict[str, list[str]], svc: "Conta
                 return False
         if key == "ancestor" and not _ancestor_matches(c, values, svc):
             return False
+        if key in ("network", "publish", "expose"):
+            from berth.network.docs import container_filter_matches  # network/docs.py
+
+            if not container_filter_matches(c.doc, key, values):
+                return False
         if key in ("before", "since"):
             other = svc.get(values[0])
             if key == "before" and not c.doc["Created"] < other.doc["Created"]:

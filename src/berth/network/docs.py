@@ -67,3 +67,32 @@ def summary_ports(ns: dict) -> list[dict]:
             out.append({"IP": b.get("HostIp") or "0.0.0.0", "PrivatePort": int(port),
                         "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
     return out
+
+
+def _port_set(values: list[str]) -> set[str]:
+    out = set()
+    for v in values:
+        port, _, proto = v.partition("/")
+        lo, sep, hi = port.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            from berth.errors import InvalidParameter
+
+            raise InvalidParameter(f"invalid port specification: \"{v}\"")
+        for n in range(int(lo), int(hi if sep else lo) + 1):
+            out.add(f"{n}/{proto or 'tcp'}")
+    return out
+
+
+def container_filter_matches(doc: dict, key: str, values: list[str]) -> bool:
+    """docker ps's network=, publish= and expose= filters (container-side ports)."""
+    ns = doc.get("NetworkSettings") or {}
+    if key == "network":
+        nets = ns.get("Networks") or {}
+        ids = [es.get("NetworkID") or "" for es in nets.values()]
+        return any(v in nets or any(i and i.startswith(v) for i in ids) for v in values)
+    if key == "publish":
+        published = {k for k, b in (ns.get("Ports") or {}).items() if b}
+        return bool(published & _port_set(values))
+    if key == "expose":
+        return bool(set((doc.get("Config") or {}).get("ExposedPorts") or {}) & _port_set(values))
+    return True
