@@ -108,7 +108,10 @@ class Extractor:
                         raise InvalidParameter(f"invalid tar archive: {e}") from None
                     if m is None:
                         break
-                    self._entry(tf, m)
+                    try:
+                        self._entry(tf, m)
+                    except (tarfile.TarError, EOFError) as e:  # e.g. file data cut short
+                        raise InvalidParameter(f"invalid tar archive: {e}") from None
                     tf.members.clear()
             self._finish()
         except OSError as e:

@@ -101,18 +101,25 @@ class Lowers:
         if key in self._dirs:
             self._dirs.move_to_end(key)
             return self._dirs[key]
-        parent = self._dir(layer, parts[:-1])
-        fd: int | None = None
-        if parent is not None:
-            try:
-                fd = os.open(parts[-1], _PATH_OPEN, dir_fd=parent)
-            except OSError:
-                fd = None
-        self._dirs[key] = fd
-        while len(self._dirs) > _MAX_CACHED_DIRS:
-            _, old = self._dirs.popitem(last=False)
-            if old is not None:
-                os.close(old)
+        # Descend from the deepest cached ancestor in a loop: layers may nest
+        # directories far deeper than Python's recursion limit.
+        depth = len(parts) - 1
+        while depth and (layer, parts[:depth]) not in self._dirs:
+            depth -= 1
+        fd: int | None = self.roots[layer] if not depth else self._dirs[(layer, parts[:depth])]
+        for i in range(depth, len(parts)):
+            child: int | None = None
+            if fd is not None:
+                try:
+                    child = os.open(parts[i], _PATH_OPEN, dir_fd=fd)
+                except OSError:
+                    child = None
+            fd = child
+            self._dirs[(layer, parts[:i + 1])] = fd
+            while len(self._dirs) > _MAX_CACHED_DIRS:
+                _, old = self._dirs.popitem(last=False)
+                if old is not None and old != fd:
+                    os.close(old)
         return fd
 
     def names(self, parts: tuple[str, ...]) -> set[str]:

@@ -26,7 +26,7 @@ import hashlib
 import logging
 import lzma
 import os
-import shutil
+from berth.snapshots.remove import remove_tree
 import stat
 import tarfile
 from collections import OrderedDict
@@ -277,7 +277,20 @@ class _Dirs:
         if fd is not None:
             self._open.move_to_end(parts)
             return fd
-        parent = self.get(parts[:-1], entry, create)
+        # Walk down from the deepest directory already open (a loop, not recursion:
+        # a hostile layer may nest 10,000 directories).
+        depth = len(parts) - 1
+        while depth and parts[:depth] not in self._open:
+            depth -= 1
+        fd = self.root
+        if depth:
+            fd = self._open[parts[:depth]]
+            self._open.move_to_end(parts[:depth])
+        for i in range(depth, len(parts)):
+            fd = self._open_child(fd, parts[:i + 1], entry, create)
+        return fd
+
+    def _open_child(self, parent: int, parts: tuple[str, ...], entry: str, create: bool) -> int:
         name = parts[-1]
         try:
             fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
@@ -329,7 +342,7 @@ def _remove(parent: int, name: str) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(name, dir_fd=parent)
+        remove_tree(name, dir_fd=parent)
     else:
         os.unlink(name, dir_fd=parent)
 

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable
 
@@ -20,6 +19,7 @@ from berth.errors import Conflict, ImageNotFound, InvalidParameter
 from berth.images import reference as refs
 from berth.images.layer_tar import apply_layer
 from berth.snapshots.overlay import OverlaySnapshotter
+from berth.snapshots.remove import remove_tree
 from berth.store.metadata import Metadata
 from berth.timefmt import ZERO_TIME, rfc3339nano, unix_from_iso
 
@@ -150,7 +150,7 @@ class ImageStore:
         try:
             result = apply_layer(keeper.wrap(stream) if keeper else stream, staging, on_warning=warn)
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            remove_tree(staging)
             if keeper:
                 keeper.abort()
             raise
@@ -172,7 +172,7 @@ class ImageStore:
     def _commit_layer(self, staging: str, parent_chain: str, diff_id: str, size: int) -> str:
         cid = chain_id(parent_chain, diff_id)
         if self.md.one("SELECT 1 FROM layers WHERE chain_id=?", (cid,)) is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+            remove_tree(staging)
             return cid
         cache_id = self.snaps.commit_layer(staging)
         self.md.execute("INSERT INTO layers(chain_id, diff_id, parent, size, cache_id) VALUES (?,?,?,?,?)",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 
 from berth.snapshots import mount as m
+from berth.snapshots.remove import remove_tree
 
 
 class OverlaySnapshotter:
@@ -44,10 +44,10 @@ class OverlaySnapshotter:
         return os.path.join(self.layers_dir, cache_id, "diff")
 
     def remove_layer(self, cache_id: str) -> None:
-        shutil.rmtree(os.path.join(self.layers_dir, cache_id), ignore_errors=True)
+        remove_tree(os.path.join(self.layers_dir, cache_id))
 
     def clean_staging(self) -> None:
-        shutil.rmtree(self.staging_dir, ignore_errors=True)
+        remove_tree(self.staging_dir)
         os.makedirs(self.staging_dir, exist_ok=True)
 
     # ---- container rw layers
@@ -88,7 +88,7 @@ class OverlaySnapshotter:
             # Rename first so a crash mid-delete leaves no half-container under its id.
             doomed = os.path.join(self.containers_dir, ".rm-" + cid)
             os.rename(base, doomed)
-            shutil.rmtree(doomed, ignore_errors=True)
+            remove_tree(doomed)
 
     def container_ids(self) -> list[str]:
         return [n for n in os.listdir(self.containers_dir) if not n.startswith(".")]
@@ -96,7 +96,7 @@ class OverlaySnapshotter:
     def clean_removed(self) -> None:
         for n in os.listdir(self.containers_dir):
             if n.startswith(".rm-"):
-                shutil.rmtree(os.path.join(self.containers_dir, n), ignore_errors=True)
+                remove_tree(os.path.join(self.containers_dir, n))
 
     def upper_size(self, cid: str) -> int:
         total = 0
