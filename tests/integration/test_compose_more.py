@@ -251,3 +251,38 @@ def test_secrets_configs_and_container_options(sandbox, tmp_path, down):
     r = compose(sandbox, d, "run", "--rm", "-T", "app", name="opts")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["s3cretconf", "1000", "/scratch", "apphost", "ro", "tmpfs"]
+
+
+def test_small_verbs_and_listing(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          v:
+            image: busybox
+            command: [sleep, "1000"]
+            ports: ["127.0.0.1:18099:80"]
+            stop_signal: SIGKILL
+            healthcheck: {test: ["CMD", "true"], interval: 1s, start_interval: 200ms, start_period: 0s}
+    """)
+    down.append((d, "verbs"))
+    r = compose(sandbox, d, "up", "-d", "--wait", name="verbs")
+    assert r.returncode == 0, r.stderr
+    assert " Container verbs-v-1  Healthy" in r.stderr.splitlines()
+    assert compose(sandbox, d, "port", "v", "80", name="verbs").stdout == "127.0.0.1:18099\n"
+    top = compose(sandbox, d, "top", name="verbs").stdout
+    assert top.startswith("verbs-v-1\n") and "sleep 1000" in top
+    images = compose(sandbox, d, "images", name="verbs").stdout.splitlines()
+    assert images[0].split()[:3] == ["CONTAINER", "REPOSITORY", "TAG"] and images[1].split()[:3] == ["verbs-v-1", "busybox", "latest"]
+    ls = compose(sandbox, d, "ls", name="verbs").stdout
+    assert any(ln.split()[:2] == ["verbs", "running(1)"] for ln in ls.splitlines())
+    assert compose(sandbox, d, "pause", name="verbs").returncode == 0
+    assert compose(sandbox, d, "ps", "--status", "paused", "-q", name="verbs").stdout.strip()
+    assert compose(sandbox, d, "unpause", name="verbs").returncode == 0
+    r = compose(sandbox, d, "kill", name="verbs")
+    assert " Container verbs-v-1  Killed" in r.stderr.splitlines()
+    assert compose(sandbox, d, "ps", "--status", "exited", "--services", name="verbs").stdout == "v\n"
+    # down with only -p: the project is found by its labels, no compose file needed
+    r = subprocess.run([sys.executable, "-m", "berth.cli.main", "compose", "-p", "verbs", "down"],
+                       env=dict(sandbox.env(), PYTHONPATH=SRC), capture_output=True, text=True, timeout=60,
+                       cwd="/", stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert project_containers(sandbox, "verbs") == []
