@@ -8,7 +8,11 @@ flight against 127.0.0.11:53 for `--seconds` and counts the answers. Mixed
 queries: container names (A, with two replicas), an AAAA without address, a
 PTR. Reports each run and the median. Target (issue 5): at least 5,000 q/s.
 
-    PYTHONPATH=src python3 bench/dns_bench.py [--runs 5] [--seconds 3] [--window 32]
+With --berthd the same client runs inside a real container's namespace of a
+sandboxed berthd (tests/harness.py), so the daemon's own NameResolver over its
+live endpoints and its event loop are measured too.
+
+    PYTHONPATH=src python3 bench/dns_bench.py [--runs 5] [--seconds 3] [--window 32] [--berthd]
 """
 
 from __future__ import annotations
@@ -40,16 +44,16 @@ class BenchResolver:
         return "web.benchnet" if ip == "10.0.0.2" else None
 
 
-def _queries() -> list[bytes]:
+def _queries(ptr: str = "2.0.0.10.in-addr.arpa") -> list[bytes]:
     from dnslib import DNSRecord
 
     return [DNSRecord.question(n, t).pack() for n, t in
-            (("web", "A"), ("db", "A"), ("web", "AAAA"), ("cache", "A"), ("2.0.0.10.in-addr.arpa", "PTR"))]
+            (("web", "A"), ("db", "A"), ("web", "AAAA"), ("cache", "A"), (ptr, "PTR"))]
 
 
-def client(seconds: float, window: int) -> None:
+def client(seconds: float, window: int, ptr: str) -> None:
     """Keep `window` queries outstanding; print the answers per second."""
-    queries = _queries()
+    queries = _queries(ptr)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     s.connect(("127.0.0.11", 53))
@@ -59,13 +63,15 @@ def client(seconds: float, window: int) -> None:
     for _ in range(window):
         s.send(queries[i % n])
         i += 1
-    answered = lost = 0
+    answered = lost = errors = 0
     start = time.perf_counter()
     end = start + seconds
     while True:
         try:
-            s.recv(4096)
+            reply = s.recv(4096)
             answered += 1
+            if reply[3] & 0x0F:  # an error rcode: the names did not resolve
+                errors += 1
         except socket.timeout:
             lost += 1
         now = time.perf_counter()
@@ -74,7 +80,8 @@ def client(seconds: float, window: int) -> None:
         s.send(queries[i % n])
         i += 1
     elapsed = time.perf_counter() - start
-    print(json.dumps({"qps": answered / elapsed, "answered": answered, "timeouts": lost}), flush=True)
+    print(json.dumps({"qps": answered / elapsed, "answered": answered, "timeouts": lost, "errors": errors}),
+          flush=True)
 
 
 async def serve(runs: int, seconds: float, window: int) -> list[dict]:
@@ -101,26 +108,74 @@ async def serve(runs: int, seconds: float, window: int) -> list[dict]:
     return results
 
 
+def serve_berthd(runs: int, seconds: float, window: int) -> list[dict]:
+    """Containers web (2 replicas by alias), db, cache on a user network of a sandboxed
+    berthd; the client runs in a fourth container's network namespace."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests"))
+    from harness import Sandbox
+
+    from berth.images.bootstrap import write_rootfs_tar
+
+    sb = Sandbox()
+    results = []
+    try:
+        sb.start_daemon("--log-level", "warn")
+        tar = os.path.join(sb.dir, "busybox.tar")
+        with open(tar, "wb") as f:
+            write_rootfs_tar("busybox", f, lambda _line: None)
+        sb.import_busybox(tar)
+
+        def docker(*args: str) -> str:
+            r = sb.docker(*args)
+            if r.returncode:
+                raise SystemExit(f"docker {' '.join(args)}: {r.stderr}")
+            return r.stdout.strip()
+
+        docker("network", "create", "--subnet", "10.0.0.0/24", "benchnet")
+        for name, alias in (("web1", "web"), ("web2", "web"), ("db", ""), ("cache", ""), ("client", "")):
+            extra = ["--network-alias", alias] if alias else []
+            docker("run", "-d", "--name", name, "--network", "benchnet", *extra, "busybox", "sleep", "3600")
+        cid = docker("inspect", "-f", "{{.Id}}", "client")
+        ip = docker("inspect", "-f", "{{.NetworkSettings.Networks.benchnet.IPAddress}}", "web1")
+        ptr = ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
+        netns = os.path.join(sb.exec_root, "netns", cid)
+        for _ in range(runs):
+            argv = sb.nsenter_argv(["nsenter", f"--net={netns}", sys.executable, HERE, "--client",
+                                    "--seconds", str(seconds), "--window", str(window), "--ptr", ptr])
+            out = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=SRC))
+            results.append(json.loads(out.stdout))
+    finally:
+        sb.close()
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--window", type=int, default=32)
+    ap.add_argument("--berthd", action="store_true", help="ask a real container of a sandboxed berthd")
+    ap.add_argument("--ptr", default="2.0.0.10.in-addr.arpa", help=argparse.SUPPRESS)
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.client:
-        client(a.seconds, a.window)
+        client(a.seconds, a.window, a.ptr)
         return
-    if not a.inner:
+    if a.berthd:
+        results = serve_berthd(a.runs, a.seconds, a.window)
+    elif not a.inner:
         argv = ["unshare", "-n", sys.executable, HERE, "--inner", "--runs", str(a.runs),
                 "--seconds", str(a.seconds), "--window", str(a.window)]
         sys.exit(subprocess.run(argv, env=dict(os.environ, PYTHONPATH=SRC)).returncode)
-    results = asyncio.run(serve(a.runs, a.seconds, a.window))
+    else:
+        results = asyncio.run(serve(a.runs, a.seconds, a.window))
     for r in results:
-        print(f"run: {r['qps']:8.0f} q/s  ({r['answered']} answers, {r['timeouts']} timeouts)")
+        print(f"run: {r['qps']:8.0f} q/s  ({r['answered']} answers, {r['errors']} error answers, "
+              f"{r['timeouts']} timeouts)")
     median = statistics.median(r["qps"] for r in results)
-    print(f"embedded DNS: median {median:.0f} queries/s over {len(results)} runs "
+    where = "berthd container" if a.berthd else "EmbeddedDNS alone"
+    print(f"embedded DNS ({where}): median {median:.0f} queries/s over {len(results)} runs "
           f"(window {a.window}, {a.seconds:g} s each); target >= 5000")
 
 
