@@ -85,6 +85,10 @@ def test_bearer_token_login_push_and_pull(env):
     assert good.returncode == 0 and "Login Succeeded" in good.stdout, good.stderr
     r = docker(env, "push", f"{TOKEN}/team/secure:1")
     assert r.returncode == 0 and "1: digest: sha256:" in r.stdout, (r.stdout, r.stderr)
+    # a mount needs a token for two repositories (push on one, pull on the other)
+    docker(env, "tag", "busybox", f"{TOKEN}/team/secure2:1")
+    r = docker(env, "push", f"{TOKEN}/team/secure2:1")
+    assert r.returncode == 0 and "Mounted from team/secure" in r.stdout, (r.stdout, r.stderr)
     assert docker(env, "rmi", f"{TOKEN}/team/secure:1").returncode == 0
     assert docker(env, "logout", TOKEN).returncode == 0
     # a pull-only account gets a pull token for team/*: pull works, push is refused

@@ -158,7 +158,7 @@ def _ssl_context(host: str, verify: bool) -> ssl.SSLContext:
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
     for base in CERTS_DIRS:
-        d = os.path.join(base, host.replace(":", ":"))
+        d = os.path.join(base, host)
         if not os.path.isdir(d):
             continue
         for name in sorted(os.listdir(d)):
@@ -348,8 +348,8 @@ class Registry:
         query: list[tuple[str, str]] = []
         if params.get("service"):
             query.append(("service", params["service"]))
-        if scope:
-            query.append(("scope", scope))
+        for one in scope.split():
+            query.append(("scope", one))  # one parameter per scope, as docker sends them
         headers: dict[str, str] = {}
         if self.auth.identitytoken:
             form = urllib.parse.urlencode([("grant_type", "refresh_token"),

@@ -50,7 +50,7 @@ class _Spool:
 
     def read(self, stream: BinaryIO) -> None:
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115
+            tf = tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20)  # noqa: SIM115
         except tarfile.TarError as e:
             raise InvalidParameter(f"invalid archive: {e}") from None
         with tf:
