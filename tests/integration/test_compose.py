@@ -189,6 +189,8 @@ BAD = {
     "extends_loop": ("services:\n  a: {extends: b, image: busybox}\n  b: {extends: a}\n",
                      "circular reference with extends"),
     "include_loop": ("include: [compose.yaml]\nservices:\n  a: {image: busybox}\n", "include cycle detected"),
+    "image_never_pulled": ("services:\n  a: {image: nosuchimage, pull_policy: never}\n",
+                           "No such image: nosuchimage (service a has pull_policy: never)"),
 }
 
 

@@ -87,6 +87,7 @@ class Converger:
         self.progress = progress
         self._image_ids: dict[str, str] = {}
         self._listing: list[dict] | None = None
+        self._pulled: set[str] = set()
 
     # --- observed state ------------------------------------------------------------------
     def containers(self, oneoff: bool = False, all: bool = True, fresh: bool = True) -> list[dict]:
@@ -120,6 +121,14 @@ class Converger:
     def image_id(self, svc: Service, build_mode: str = "auto", dry_run: bool = False) -> str:
         if svc.name in self._image_ids:
             return self._image_ids[svc.name]
+        policy = svc.config.get("pull_policy", "missing")
+        if policy == "build" and svc.build and build_mode == "auto":
+            build_mode = "always"
+        if policy == "always" and not svc.build and not dry_run and svc.image not in self._pulled:
+            from .build import pull_image
+
+            pull_image(svc.image, self.engine, self.progress)
+            self._pulled.add(svc.image)
         if not svc.build and svc.image in self._image_ids:  # one inspect per image, not per service
             self._image_ids[svc.name] = self._image_ids[svc.image]
             return self._image_ids[svc.name]
@@ -136,6 +145,8 @@ class Converger:
             elif svc.build:
                 raise ComposeError(f"image {svc.image} for service {svc.name} is not built (--no-build)")
             else:
+                if policy == "never":
+                    raise ComposeError(f"No such image: {svc.image} (service {svc.name} has pull_policy: never)")
                 if dry_run:
                     self._image_ids[svc.name] = "(to be pulled)"
                     return self._image_ids[svc.name]

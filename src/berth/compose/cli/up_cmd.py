@@ -74,8 +74,6 @@ def _options(v: Values, project: Any, ctx: ComposeContext) -> UpOptions:
         raise ComposeError("--force-recreate and --no-recreate are incompatible")
     if v.pull not in ("policy", "always", "missing", "never", "build"):
         raise ComposeError(f'invalid --pull option "{v.pull}"')
-    if v.pull == "always":
-        raise ComposeError("--pull always is not supported by berth compose yet; pull with `berth compose pull` first")
     build = "always" if v.build else ("never" if v.no_build else "auto")
     timeout = v.get("timeout") if v.was_set("timeout") else None
     return UpOptions(force_recreate=v.force_recreate, no_recreate=v.no_recreate,
@@ -105,6 +103,9 @@ def converge(ctx: ComposeContext, v: Values, args: list[str], no_start: bool) ->
             ctx.cli.err.write(f"WARN[0000] Found orphan containers ([{names}]) for this project. If you removed or "
                               "renamed this service in your compose file, you can run this command with the "
                               "--remove-orphans flag to clean it up.\n")
+    if v.pull in ("always", "never", "build", "missing"):
+        for name in services:  # --pull overrides every service's pull_policy
+            project.services[name].config["pull_policy"] = v.pull
     conv.ensure_networks(services, dry_run=ctx.dry_run)
     conv.ensure_volumes(services, dry_run=ctx.dry_run)
     actions = conv.plan(services, opts)
