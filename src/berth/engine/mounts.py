@@ -112,21 +112,21 @@ class MountManager:
                 raise InvalidParameter(f"Duplicate mount point: {spec.target}")
             from_mounts.add(spec.target)
             by_target[spec.target] = spec
-        tmpfs_targets: set[str] = set()
+        tmpfs_specs: list[MountSpec] = []
         for target, data in (hc.get("Tmpfs") or {}).items():
             spec = parse_tmpfs(target, data)
-            if spec.target in from_binds or spec.target in from_mounts:
+            if spec.target in from_binds:
                 raise InvalidParameter(f"Duplicate mount point: {spec.target}")
-            tmpfs_targets.add(spec.target)
-            by_target[spec.target] = spec
+            tmpfs_specs.append(spec)  # over a --mount on the same path, as dockerd mounts it
+        tmpfs_targets = {s.target for s in tmpfs_specs}
         for target in sorted(config.get("Volumes") or {}):
             clean = os.path.normpath(target) if target.startswith("/") else target
-            if clean in by_target:
+            if clean in by_target or clean in tmpfs_targets:
                 continue
             spec = parse_bind(target)  # "/path": an anonymous volume, with docker's checks
             spec.origin, spec.mode = "config-volumes", ""
             by_target[spec.target] = spec
-        specs = list(by_target.values())
+        specs = list(by_target.values()) + tmpfs_specs
         driver = hc.get("VolumeDriver") or ""
         for spec in specs:
             if spec.type == "volume" and spec.origin in ("binds", "config-volumes") and driver:

@@ -115,7 +115,7 @@ class VolumeStore:
         self.root = os.path.join(data_root, "volumes")
         self.md = md
         os.makedirs(self.root, mode=0o701, exist_ok=True)
-        self.md._db.executescript(SCHEMA)
+        self.md.execute(SCHEMA.strip())
         self.volumes: dict[str, Volume] = {}
         self._load()
 
