@@ -302,9 +302,15 @@ def _save(cli: Cli, v: Values, args: list[str]) -> int:
         raise CliError("--platform is not supported by berthd: images are single-platform")
     if not v.output and is_terminal(cli.out):
         raise CliError("Cowardly refusing to save to a terminal. Use the -o flag or redirect")
-    resp = cli.client().request("GET", "/images/get", {"names": list(args)})
     if v.output:
         target = os.path.abspath(v.output)
+        parent = os.path.dirname(target)
+        if not os.path.isdir(parent):
+            raise CliError(f'failed to save image: invalid output path: directory "{parent}" does not exist')
+        if os.path.isdir(target):
+            raise CliError(f'failed to save image: invalid output path: "{v.output}" is a directory')
+    resp = cli.client().request("GET", "/images/get", {"names": list(args)})
+    if v.output:
         tmp = os.path.join(os.path.dirname(target), f".berth_temp_{os.getpid()}")
         try:
             with open(tmp, "wb") as f:
