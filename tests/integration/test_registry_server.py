@@ -319,6 +319,34 @@ def test_stale_upload_is_resumable_then_purged_after_the_timeout(env):
         srv.stop()
 
 
+def test_upload_survives_a_server_restart(env):
+    """The running hash is lost with the process: the server re-reads the partial upload."""
+    sb, dialer = env
+    root = os.path.join(sb.dir, "restart")
+    data = os.urandom(200_000)
+    s = Server(sb, dialer, 5007, root)
+    try:
+        status, h, _ = s.req("POST", "/v2/restart/blobs/uploads/")
+        path = h["Location"].split("127.0.0.1:5007", 1)[1]
+        assert s.req("PATCH", path, data[:120_000], {"Content-Range": "0-119999"})[0] == 202
+    finally:
+        s.stop()
+    s = Server(sb, dialer, 5007, root)
+    try:
+        status, h, _ = s.req("GET", path)
+        assert status == 204 and h["Range"] == "0-119999"
+        assert s.req("PATCH", path, data[120_000:], {"Content-Range": f"120000-{len(data) - 1}"})[0] == 202
+        status, h, _ = s.req("PUT", f"{path}?digest={digest(data)}")
+        assert status == 201 and s.req("GET", f"/v2/restart/blobs/{digest(data)}")[2] == data
+        # sha512 digests are verified too
+        d512 = "sha512:" + hashlib.sha512(data).hexdigest()
+        status, h, _ = s.req("POST", f"/v2/restart/blobs/uploads/?digest={d512}", data)
+        assert status == 201 and h["Docker-Content-Digest"] == d512
+        assert s.req("GET", f"/v2/restart/blobs/{d512}")[2] == data
+    finally:
+        s.stop()
+
+
 def test_cross_repository_mount(srv):
     d = push_blob(srv, "mount/src", b"shared layer")
     status, h, _ = srv.req("POST", f"/v2/mount/dst/blobs/uploads/?mount={d}&from=mount/src")
