@@ -103,3 +103,29 @@ def test_push_manifest_shapes():
     oci = json.loads(mf.build_manifest(True, config, layers))
     assert oci["mediaType"] == mf.OCI_MANIFEST and oci["layers"][0]["mediaType"] == mf.OCI_LAYER_GZIP
     assert oci["config"]["digest"] == mf.sha256(config)
+
+
+def test_cli_credentials_come_from_berth_then_docker_config(tmp_path, monkeypatch):
+    from berth.cli import cmd_distribution as cd
+
+    home = tmp_path / "home"
+    (home / ".docker").mkdir(parents=True)
+    (home / ".berth").mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("BERTH_CONFIG", raising=False)
+
+    class FakeCli:
+        config_dir = str(home / ".berth")
+
+    (home / ".docker" / "config.json").write_text(json.dumps({"auths": {
+        "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hubuser:hubpw").decode()},
+        "http://reg.example:5000": {"auth": base64.b64encode(b"docker:dpw").decode()}}}))
+    assert cd.find_credentials(FakeCli(), "docker.io")["username"] == "hubuser"
+    assert cd.find_credentials(FakeCli(), "reg.example:5000")["password"] == "dpw"
+    (home / ".berth" / "config.json").write_text(json.dumps({"currentContext": "x", "auths": {
+        "reg.example:5000": {"auth": base64.b64encode(b"berth:bpw").decode()}}}))
+    assert cd.find_credentials(FakeCli(), "reg.example:5000")["username"] == "berth"
+    assert cd.find_credentials(FakeCli(), "other:1") is None
+    header = dict(cd.registry_auth_header(FakeCli(), "reg.example:5000"))["X-Registry-Auth"]
+    assert AuthConfig.from_header(header).password == "bpw"
+    assert AuthConfig.from_header(dict(cd.registry_auth_header(FakeCli(), "none:1"))["X-Registry-Auth"]).empty
