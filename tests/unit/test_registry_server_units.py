@@ -262,6 +262,11 @@ def test_gc_sweeps_unreferenced_blobs_and_optionally_untagged_manifests(tmp_path
     st.write_blob(digest(b"orphan"), b"orphan")
     st.link_blob("team/app", digest(b"orphan"))
 
+    stale = os.path.join(root, "blobs", "sha256", ".tmp-crashed")
+    os.makedirs(os.path.dirname(stale), exist_ok=True)
+    with open(stale, "w") as f:
+        f.write("half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
     assert main(["registry", "gc", "--root", root, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"blob eligible for deletion: {digest(b'orphan')}" in out and "would free 6 bytes" in out
@@ -269,7 +274,7 @@ def test_gc_sweeps_unreferenced_blobs_and_optionally_untagged_manifests(tmp_path
 
     assert main(["registry", "gc", "--root", root]) == 0
     capsys.readouterr()
-    assert st.blob_size(digest(b"orphan")) is None
+    assert st.blob_size(digest(b"orphan")) is None and not os.path.exists(stale)
     assert st.repo_blob_size("team/app", digest(b"orphan")) is None
     assert st.blob_size(digest(b"untagged layer")) == 14 and st.manifest("team/app", untagged)
 

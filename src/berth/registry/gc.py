@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -145,5 +146,29 @@ def _collect(storage: Storage, dry_run: bool, delete_untagged: bool, say: Callab
                 os.unlink(storage.blob_path(digest))
             except FileNotFoundError:
                 pass
+    for path in _stale_temp_files(storage):
+        say(f"stale temporary file: {path}")
+        if not dry_run:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
     return result
+
+
+def _stale_temp_files(storage: Storage, age: float = 3600.0) -> list[str]:
+    """`.tmp-*` files a crash left between write and rename (older than an hour)."""
+    now = time.time()
+    out = []
+    for top in (storage.blobs_dir, storage.repos_dir):
+        for dirpath, _dirs, files in os.walk(top):
+            for name in files:
+                if name.startswith(".tmp-"):
+                    path = os.path.join(dirpath, name)
+                    try:
+                        if now - os.stat(path).st_mtime > age:
+                            out.append(path)
+                    except FileNotFoundError:
+                        pass
+    return out
 
