@@ -377,3 +377,15 @@ def test_volume_subpath_mounts_a_directory_of_the_volume_and_never_leads_out(san
     r = sb.docker("run", "--rm", "--mount", "type=volume,src=subv,dst=/x,volume-subpath=esc", "busybox", "true")
     assert r.returncode == 125 and "it leads out of volume subv" in r.stderr
     ok(sb.docker("volume", "rm", "subv"))
+
+
+def test_ps_filters_by_volume_name_or_destination(sandbox):
+    sb = sandbox
+    ok(sb.docker("create", "--name", "psvol", "-v", "psv:/srv/data", "busybox"))
+    ok(sb.docker("create", "--name", "psnovol", "busybox"))
+    names = lambda f: ok(sb.docker("ps", "-a", "--format", "{{.Names}}", "--filter", f)).split()  # noqa: E731
+    assert names("volume=psv") == ["psvol"]
+    assert names("volume=/srv/data") == ["psvol"]
+    assert names("volume=other") == []
+    ok(sb.docker("rm", "psvol", "psnovol"))
+    ok(sb.docker("volume", "rm", "psv"))

@@ -139,6 +139,11 @@ def container_matches(c: "Container", filters: dict[str, list[str]], svc: "Conta
 
             if not container_filter_matches(c.doc, key, values):
                 return False
+        if key == "volume":
+            from berth.engine.mounts import volume_filter_matches  # engine/mounts.py
+
+            if not volume_filter_matches(c.doc, values):
+                return False
         if key in ("before", "since"):
             other = svc.get(values[0])
             if key == "before" and not c.doc["Created"] < other.doc["Created"]:

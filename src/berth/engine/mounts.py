@@ -323,6 +323,14 @@ class MountManager:
         return out
 
 
+def volume_filter_matches(doc: dict, values: list[str]) -> bool:
+    """`ps --filter volume=X`: a mount whose volume name (a bind's source) or destination is X."""
+    for m in doc.get("Mounts") or []:
+        if m.get("Destination") in values or (m.get("Name") or m.get("Source")) in values:
+            return True
+    return False
+
+
 def dir_size(path: str) -> int:
     """Bytes used by the files of a tree (hardlinks once), as docker's directory.Size."""
     total, seen = 0, set()
