@@ -286,3 +286,24 @@ def test_small_verbs_and_listing(sandbox, tmp_path, down):
                        cwd="/", stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
     assert project_containers(sandbox, "verbs") == []
+
+
+def test_recreate_keeps_anonymous_and_named_volume_data(sandbox, tmp_path, down):
+    text = """
+        services:
+          keep:
+            image: busybox
+            command: ["sh", "-c", "echo $$V >> /anon/log; echo $$V >> /named/log; exec sleep 1000"]
+            environment: {V: "%s"}
+            volumes: ["/anon", "named:/named"]
+            stop_signal: SIGKILL
+        volumes: {named: {}}
+    """
+    d = write(tmp_path, text % "first")
+    down.append((d, "keep"))
+    assert compose(sandbox, d, "up", "-d", name="keep").returncode == 0
+    write(d, text % "second")
+    r = compose(sandbox, d, "up", "-d", name="keep")
+    assert " Container keep-keep-1  Recreate (environment.V changed)" in r.stderr.splitlines(), r.stderr
+    r = compose(sandbox, d, "exec", "-T", "keep", "cat", "/anon/log", "/named/log", name="keep")
+    assert r.stdout == "first\nsecond\nfirst\nsecond\n", r.stderr

@@ -170,3 +170,25 @@ def test_progress_terminal_block_is_redrawn():
     p.event("Container", "p-web-1", "Started")
     last = out.getvalue().split("\033[2A")[-1]
     assert "[+] Running 1/1" in last and " ✔ Container p-web-1 Started" in last
+
+
+def test_dependency_with_restart_true_restarts_its_dependent(tmp_path):
+    text = """
+        services:
+          db: {image: busybox, environment: {V: "${V:-1}"}}
+          app: {image: busybox, depends_on: {db: {condition: service_started, restart: true}}}
+    """
+    old = project(tmp_path, text)
+    containers = [existing(old, "db", 1), existing(old, "app", 1)]
+    new = project(tmp_path, text, {"V": "2"})
+
+    class FakeEngine:
+        def containers(self, project, all=True):
+            return containers
+
+        def image(self, ref):
+            return {"Id": IMAGE_ID}
+
+    c = Converger(new, FakeEngine(), Progress(mode="quiet"))  # type: ignore[arg-type]
+    acts = c.plan(["db", "app"], UpOptions())
+    assert [a.describe() for a in acts] == ["recreate db: environment.V changed", "restart app: dependency db changed"]

@@ -25,7 +25,7 @@ from .progress import Progress
 
 @dataclass
 class Action:
-    kind: str  # create | recreate | start | nothing | remove
+    kind: str  # create | recreate | start | restart | nothing | remove
     service: str
     number: int
     reason: str
@@ -230,6 +230,14 @@ class Converger:
             svc = self.project.services[name]
             image_id = self.image_id(svc, opts.build, dry_run=opts.dry_run)
             actions.extend(self.plan_service(svc, observed.get(name, []), opts, image_id))
+        changed = {a.service for a in actions if a.kind in ("recreate", "create")}
+        for a in actions:  # depends_on.restart: a dependency that changes restarts its dependents
+            if a.kind != "nothing":
+                continue
+            for dep, spec in self.project.services[a.service].depends_on.items():
+                if spec.get("restart") and dep in changed:
+                    a.kind, a.reason = "restart", f"dependency {dep} changed"
+                    break
         return actions
 
     # --- networks and volumes --------------------------------------------------------------
@@ -305,9 +313,11 @@ class Converger:
             self.engine.call("POST", f"/networks/{network_name(self.project, key)}/connect", None,
                              {"Container": cid, "EndpointConfig": endpoint(self.project, svc, key, cname)})
 
-    def create_container(self, svc: Service, number: int, image_id: str) -> tuple[str, str]:
+    def create_container(self, svc: Service, number: int, image_id: str,
+                         keep_anonymous: dict[str, str] | None = None) -> tuple[str, str]:
         cname = container_name(self.project, svc, number)
-        body = create_body(self.project, svc, number, image_id, config_hash(svc))
+        body = create_body(self.project, svc, number, image_id, config_hash(svc),
+                           keep_anonymous=keep_anonymous)
         cid = self.engine.create(cname, body)
         try:
             self._connect_extra_networks(svc, cid, cname)
@@ -329,6 +339,13 @@ class Converger:
             ev("Container", _name(c), "Starting")
             self.engine.start(c["Id"])
             ev("Container", _name(c), "Started")
+            return c["Id"]
+        if action.kind == "restart":
+            c = action.container or {}
+            ev("Container", _name(c), "Restarting")
+            self.engine.call("POST", f"/containers/{c['Id']}/restart",
+                             {"t": str(opts.timeout)} if opts.timeout is not None else None)
+            ev("Container", _name(c), "Restarted")
             return c["Id"]
         if action.kind == "remove":
             c = action.container or {}
@@ -363,10 +380,12 @@ class Converger:
         was_running = old.get("State") == "running"
         if was_running:
             self.engine.stop(old["Id"], opts.timeout)
+        anonymous = {m["Destination"]: m["Name"] for m in self.engine.inspect(old["Id"]).get("Mounts") or []
+                     if m.get("Type") == "volume" and m.get("Name")}
         tmp_name = f"{old['Id'][:12]}_{old_name}"
         self.engine.rename(old["Id"], tmp_name)
         try:
-            cid, cname = self.create_container(svc, action.number, image_id)
+            cid, cname = self.create_container(svc, action.number, image_id, keep_anonymous=anonymous)
         except BaseException:
             self.engine.rename(old["Id"], old_name)
             if was_running:

@@ -166,7 +166,10 @@ def sorted_networks(svc: Service) -> list[str]:
 
 
 def create_body(project: Project, svc: Service, number: int, image_id: str, chash: str,
-                oneoff: bool = False, command: list[str] | None = None) -> dict:
+                oneoff: bool = False, command: list[str] | None = None,
+                keep_anonymous: dict[str, str] | None = None) -> dict:
+    """`keep_anonymous` maps a target to the anonymous volume a replaced container had
+    there: the new container gets the same volume, so its data survives a recreate."""
     c = svc.config
     cname = container_name(project, svc, number, oneoff)
     env = [f"{k}={v}" for k, v in (c.get("environment") or {}).items() if v is not None]
@@ -210,6 +213,9 @@ def create_body(project: Project, svc: Service, number: int, image_id: str, chas
         "ReadonlyRootfs": bool(c.get("read_only")),
     }
     mounts = [_mount(project, v) for v in c.get("volumes") or []] + _file_mounts(project, svc)
+    for m in mounts:
+        if m["Type"] == "volume" and "Source" not in m and (keep_anonymous or {}).get(m["Target"]):
+            m["Source"] = keep_anonymous[m["Target"]]  # type: ignore[index]
     if mounts:
         host["Mounts"] = mounts
     if c.get("tmpfs"):
