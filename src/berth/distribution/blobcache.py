@@ -61,6 +61,7 @@ class BlobCache:
         os.makedirs(self.partial_dir, exist_ok=True)
         with md._lock:
             md._db.executescript(SCHEMA)
+        self._clean_temporaries()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -68,6 +69,22 @@ class BlobCache:
         """One download of a blob at a time: a second pull of it waits, then finds it stored."""
         with self._locks_guard:
             return self._locks.setdefault(digest, threading.Lock())
+
+    def _clean_temporaries(self) -> None:
+        """At start: what a killed daemon left of pushes, imports, saves and loads
+        (partial downloads, named by their digest, stay to be resumed)."""
+        import shutil
+
+        for name in os.listdir(self.partial_dir):
+            if name.startswith(("keep-", "push-", "save-", "load-")):
+                path = os.path.join(self.partial_dir, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
 
     def partial_path(self, digest: str) -> str:
         self.blobs.path(digest)  # validates the digest
