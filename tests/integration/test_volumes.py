@@ -389,3 +389,18 @@ def test_ps_filters_by_volume_name_or_destination(sandbox):
     assert names("volume=other") == []
     ok(sb.docker("rm", "psvol", "psnovol"))
     ok(sb.docker("volume", "rm", "psv"))
+
+
+def test_rshared_bind_of_a_shared_mount_propagates_into_the_container(sandbox):
+    sb = sandbox
+    shared = os.path.join(sb.dir, "shared-src")
+    os.makedirs(os.path.join(shared, "sub"), exist_ok=True)
+    ok(sb.nsenter(["sh", "-c", f"mount --bind {shared} {shared} && mount --make-shared {shared}"]))
+    try:
+        ok(sb.docker("run", "-d", "--name", "prop", "-v", f"{shared}:/h:rshared", "busybox", "sleep", "300"))
+        ok(sb.nsenter(["mount", "-t", "tmpfs", "tmpfs", os.path.join(shared, "sub")]))
+        seen = ok(sb.docker("exec", "prop", "sh", "-c", "grep ' /h/sub ' /proc/self/mountinfo"))
+        assert " - tmpfs " in seen
+    finally:
+        sb.docker("rm", "-f", "prop")
+        sb.nsenter(["umount", "-R", shared])

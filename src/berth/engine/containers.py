@@ -284,6 +284,7 @@ class ContainerService:
             init_binary=self.cfg.init_binary,
             seccomp_profile=None,
         ))
+        self.mounts.adjust_spec(c, spec)  # rootfs propagation for shared/slave binds (engine/mounts.py)
         with open(os.path.join(run_dir, "config.json"), "w") as f:
             json.dump(spec, f)
         runtime_name = hc.get("Runtime") or self.cfg.default_runtime

@@ -256,6 +256,15 @@ class MountManager:
             if not spec.rw:
                 m.mount("", point, "", 4096 | 32 | 1)  # MS_BIND | MS_REMOUNT | MS_RDONLY
 
+    def adjust_spec(self, c: "Container", spec: dict) -> None:
+        """docker's rule: a shared bind makes the container's root propagation shared, a
+        slave one makes it slave (unless another made it shared), so the mounts propagate."""
+        props = {s.propagation for s in specs_of(c) if s.type == "bind"}
+        if props & {"shared", "rshared"}:
+            spec.setdefault("linux", {})["rootfsPropagation"] = "shared"
+        elif props & {"slave", "rslave"}:
+            spec.setdefault("linux", {})["rootfsPropagation"] = "slave"
+
     def _reacquire(self, c: "Container") -> None:
         """A running container (after a start or a daemon restart) holds its volumes."""
         for spec in specs_of(c):
