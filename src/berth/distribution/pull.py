@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 import hashlib
 import queue
@@ -30,6 +29,7 @@ from berth.distribution.blobcache import BlobCache
 from berth.distribution.client import AuthConfig, Registry, index_name, raise_for
 from berth.errors import BerthError, InvalidParameter, NotFound, System, Unavailable
 from berth.images import manifests as mf
+from berth.snapshots.remove import remove_tree
 from berth.images import reference as refs
 from berth.images.layer_tar import apply_layer
 from berth.images.store import ImageStore, chain_id
@@ -347,7 +347,7 @@ class Puller:
         finally:
             for j in missing:
                 if j.staging is not None and os.path.exists(j.staging):
-                    shutil.rmtree(j.staging, ignore_errors=True)
+                    remove_tree(j.staging)
 
     # ------------------------------------------------------------ one layer
     def _layer(self, reg: Registry, repo: str, j: LayerJob) -> None:

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Callable
 from berth.distribution import progress as prog
 from berth.errors import InvalidParameter
 from berth.images import manifests as mf
+from berth.snapshots.remove import remove_tree
 from berth.images import reference as refs
 from berth.images.layer_tar import apply_layer
 from berth.images.store import ImageStore, chain_id
@@ -314,7 +315,7 @@ def load(store: ImageStore, cache, stream: BinaryIO, tmp_root: str, emit: prog.E
     finally:
         for s in stagings:
             if os.path.exists(s):
-                shutil.rmtree(s, ignore_errors=True)
+                remove_tree(s)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
