@@ -254,6 +254,10 @@ def test_rules_and_veths_go_with_the_container(sandbox):
     before = links(sandbox).count("veth")
     ok(sandbox.docker("rm", "-f", cid))
     assert "7777" not in nft_table(sandbox)
+    for _ in range(30):   # the kernel removes the veth with the namespace, asynchronously
+        if links(sandbox).count("veth") == before - 1:
+            break
+        time.sleep(0.1)
     assert links(sandbox).count("veth") == before - 1
 
 

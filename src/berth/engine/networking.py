@@ -63,6 +63,7 @@ class NetworkService(NetworkAdmin):
         self.resolver = EndpointResolver()
         self.dns = None
         self.netns_dir = os.path.join(cfg.exec_root, "netns")
+        self._reaping: set[asyncio.Task] = set()
         containers.networking = self
 
     # ------------------------------------------------------------------ lookup
@@ -459,11 +460,24 @@ class NetworkService(NetworkAdmin):
         if live is not None:
             live.endpoints.pop(ep.id, None)
         if self.netlink is not None and ep.doc.get("veth"):
-            await asyncio.to_thread(self.netlink.delete_link, ep.doc["veth"])
+            # Deleting a veth waits for an RCU grace period (15-35 ms): the kernel removes the
+            # pair with the container's namespace anyway, so only a straggler is deleted, later.
+            self._reap_later(ep.doc["veth"])
         net = self.nets.get(ep.network_id)
         if net is not None and c is not None:
             self.events.publish("network", "disconnect", net["Id"],
                                 {"container": ep.container_id, "name": net["Name"], "type": net["Driver"]})
+
+    def _reap_later(self, veth: str) -> None:
+        async def reap() -> None:
+            await asyncio.sleep(1.0)
+            assert self.netlink is not None
+            if await asyncio.to_thread(self.netlink.has_link, veth):
+                await asyncio.to_thread(self.netlink.delete_link, veth)
+
+        task = asyncio.ensure_future(reap())
+        self._reaping.add(task)
+        task.add_done_callback(self._reaping.discard)
 
     def forget(self, cid: str) -> None:
         """At removal: nothing of the container may stay behind (it is stopped by now)."""

@@ -41,7 +41,7 @@ def render(bridges: list[BridgeRules], ports: list[PortRule], userland_proxy: bo
     lines += ["  chain prerouting {", "    type nat hook prerouting priority dstnat; policy accept;",
               "    fib daddr type local jump ports", "  }",
               "  chain output {", "    type nat hook output priority -100; policy accept;",
-              "    ip daddr != 127.0.0.0/8 fib daddr type local jump ports", "  }",
+              "    fib daddr type local jump ports", "  }",
               "  chain ports {"]
     for p in ports:
         match = []
@@ -57,6 +57,8 @@ def render(bridges: list[BridgeRules], ports: list[PortRule], userland_proxy: bo
     for b in bridges:
         if not b.internal:
             lines.append(f'    ip saddr {b.subnet} oifname != "{b.bridge}" masquerade')
+        # The host's own loopback traffic DNATed to a container (route_localnet on the bridge).
+        lines.append(f'    ip saddr 127.0.0.0/8 oifname "{b.bridge}" masquerade')
         if not userland_proxy:
             # Hairpin: a container reaching a published port of its own bridge.
             lines.append(f'    iifname "{b.bridge}" oifname "{b.bridge}" ct status dnat masquerade')

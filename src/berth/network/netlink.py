@@ -77,6 +77,13 @@ class Netlink:
             if (str(gateway), prefixlen) not in have:
                 self._ipr.addr("add", index=idx, address=str(gateway), prefixlen=prefixlen)
             self._ipr.link("set", index=idx, state="up")
+        # Published ports bound to 127.0.0.1 are DNATed by the kernel: packets from the loopback
+        # source may then leave through the bridge (masqueraded), as dockerd without its proxy.
+        try:
+            with open(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "w") as f:
+                f.write("1\n")
+        except OSError:
+            pass
 
     def delete_link(self, name: str) -> None:
         with self._lock:
@@ -87,6 +94,10 @@ class Netlink:
                 except Exception as e:  # gone meanwhile (its namespace died)
                     if getattr(e, "code", None) != errno.ENODEV:
                         raise
+
+    def has_link(self, name: str) -> bool:
+        with self._lock:
+            return bool(self._ipr.link_lookup(ifname=name))
 
     def link_names(self) -> set[str]:
         with self._lock:
