@@ -288,3 +288,89 @@ def test_gc_sweeps_unreferenced_blobs_and_optionally_untagged_manifests(tmp_path
 def test_gc_needs_an_existing_root(capsys, tmp_path):
     assert main(["registry", "gc", "--root", str(tmp_path / "missing")]) == 1
     assert "no such directory" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- external token issuer
+def _cert(key, name: str):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+
+
+def _jwt(key, alg: str, claims: dict, header: dict | None = None) -> str:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = {"alg": alg, "typ": "JWT", **(header or {})}
+    signed = f"{b64(json.dumps(head).encode())}.{b64(json.dumps(claims).encode())}"
+    if alg == "RS256":
+        sig = key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+    else:
+        r, s_ = utils.decode_dss_signature(key.sign(signed.encode(), ec.ECDSA(hashes.SHA256())))
+        sig = r.to_bytes(32, "big") + s_.to_bytes(32, "big")
+    return f"{signed}.{b64(sig)}"
+
+
+def test_tokens_of_an_external_issuer_are_verified_with_the_bundle(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    ec_key, rsa_key, stranger = (ec.generate_private_key(ec.SECP256R1()),
+                                 rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                                 ec.generate_private_key(ec.SECP256R1()))
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(b"".join(_cert(k, n).public_bytes(serialization.Encoding.PEM)
+                                for k, n in ((ec_key, "ec"), (rsa_key, "rsa"))))
+    cfg = RegistryConfig(root=str(tmp_path), token_realm="https://auth.example/token", token_service="reg",
+                         token_issuer="auth.example", token_rootcertbundle=str(bundle))
+    cfg.validate()
+    a = Authorizer(cfg, str(tmp_path))
+    assert not a.issues_tokens and not (tmp_path / ".token-secret").exists()
+    now = int(time.time())
+    claims = {"iss": "auth.example", "aud": "reg", "sub": "carol", "exp": now + 60, "nbf": now - 1,
+              "access": [{"type": "repository", "name": "team/app", "actions": ["pull"]}]}
+    pull = Access("repository", "team/app", ("pull",))
+    for key, alg in ((ec_key, "ES256"), (rsa_key, "RS256")):
+        assert a.authorize("Bearer " + _jwt(key, alg, claims), pull) == "carol"
+    for bad_key, bad_claims in ((stranger, claims), (ec_key, {**claims, "aud": "other"}),
+                                (ec_key, {**claims, "exp": now - 100})):
+        with pytest.raises(RegistryError) as exc:
+            a.authorize("Bearer " + _jwt(bad_key, "ES256", bad_claims), pull)
+        assert exc.value.status == 401
+    with pytest.raises(RegistryError) as exc:
+        a.authorize("Bearer " + _jwt(ec_key, "ES256", claims), Access("repository", "team/app", ("pull", "push")))
+    assert exc.value.code == "DENIED"
+    with pytest.raises(ConfigError):
+        RegistryConfig(root="/r", token_rootcertbundle=str(bundle)).validate()
+
+    # a leaf certificate in the token's x5c, issued by the bundle's EC certificate
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    now_dt = datetime.datetime.now(datetime.timezone.utc)
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf")]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec")])).public_key(leaf_key.public_key())
+            .serial_number(2).not_valid_before(now_dt - datetime.timedelta(days=1))
+            .not_valid_after(now_dt + datetime.timedelta(days=1)).sign(ec_key, hashes.SHA256()))
+    x5c = {"x5c": [base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()]}
+    assert a.authorize("Bearer " + _jwt(leaf_key, "ES256", claims, x5c), pull) == "carol"
+    with pytest.raises(RegistryError):  # the x5c leaf must be the signer
+        a.authorize("Bearer " + _jwt(ec_key, "ES256", claims, x5c), pull)
+    self_signed = {"x5c": [base64.b64encode(_cert(stranger, "s").public_bytes(serialization.Encoding.DER)).decode()]}
+    with pytest.raises(RegistryError):  # a chain that does not lead to the bundle
+        a.authorize("Bearer " + _jwt(stranger, "ES256", claims, self_signed), pull)

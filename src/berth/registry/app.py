@@ -65,7 +65,7 @@ class Registry:
         self.auth = Authorizer(cfg, self.storage.root)
         self.scheme = "https" if cfg.tls_cert else "http"
         self.relative_urls = cfg.relative_urls
-        self.token_path = urlsplit(cfg.token_realm).path or "/token" if cfg.token_realm else None
+        self.token_path = (urlsplit(cfg.token_realm).path or "/token") if self.auth.issues_tokens else None
         self._lock_fd: int | None = None
 
     def url(self, request: web.Request, path: str) -> str:
@@ -127,7 +127,7 @@ class Registry:
 
     async def token(self, request: web.Request) -> web.StreamResponse:
         """The token endpoint: GET with Basic credentials, or POST (OAuth2 password grant)."""
-        if self.auth.mode != "token":
+        if not self.auth.issues_tokens:
             return web.Response(status=404, text="404 page not found\n")
         if request.method == "POST":
             form = await request.post()

@@ -10,7 +10,9 @@ Two modes, as distribution has them:
   allows). Tokens are signed with HMAC-SHA256 (JWT `HS256`) under a secret kept
   in the registry root (mode 0600): issuer and verifier are the same process,
   so no key pair or certificate chain needs distributing; a restart keeps the
-  secret, so tokens stay valid until they expire.
+  secret, so tokens stay valid until they expire. With `auth.token.rootcertbundle`
+  an external token service signs the tokens instead (RS*/ES*, see
+  jwt_external.py) and the registry only verifies them.
 
 Without an ACL an authenticated account may pull and push everywhere
 (distribution's behaviour). With one, an account gets the union of the actions
@@ -105,7 +107,12 @@ class Authorizer:
         self.cfg = cfg
         self.mode = cfg.auth_mode
         self.htpasswd = Htpasswd(cfg.htpasswd_path) if cfg.htpasswd_path else None
-        self.secret = self._secret(root) if self.mode == "token" else b""
+        self.bundle: list = []
+        if cfg.token_rootcertbundle:
+            from .jwt_external import load_bundle
+
+            self.bundle = load_bundle(cfg.token_rootcertbundle)
+        self.secret = self._secret(root) if self.mode == "token" and not self.bundle else b""
 
     def _secret(self, root: str) -> bytes:
         path = self.cfg.token_secret_file or os.path.join(root, ".token-secret")
@@ -182,7 +189,16 @@ class Authorizer:
         return {"token": token, "access_token": token, "expires_in": int(self.cfg.token_expiration),
                 "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))}
 
+    @property
+    def issues_tokens(self) -> bool:
+        """False when an external token service (a root certificate bundle) signs the tokens."""
+        return self.mode == "token" and not self.bundle
+
     def verify(self, token: str) -> dict | None:
+        if self.bundle:
+            from .jwt_external import verify_signature
+
+            return self._check_claims(verify_signature(token, self.bundle))
         try:
             head, body, sig = token.split(".")
             expected = hmac.new(self.secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
@@ -193,10 +209,17 @@ class Authorizer:
             claims = json.loads(_unb64(body))
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
+        return self._check_claims(claims)
+
+    def _check_claims(self, claims: dict | None) -> dict | None:
+        if not isinstance(claims, dict):
+            return None
         now = time.time()
         if claims.get("exp", 0) < now or claims.get("nbf", 0) > now + 60:
             return None
-        if claims.get("iss") != self.cfg.token_issuer or claims.get("aud") != self.cfg.token_service:
+        aud = claims.get("aud")
+        if claims.get("iss") != self.cfg.token_issuer or not (
+                aud == self.cfg.token_service or (isinstance(aud, list) and self.cfg.token_service in aud)):
             return None
         return claims
 

@@ -64,6 +64,7 @@ class RegistryConfig:
     token_issuer: str = "berth-registry"
     token_expiration: float = 300.0
     token_secret_file: str = ""
+    token_rootcertbundle: str = ""
     acl: list[AclEntry] = field(default_factory=list)
     log_level: str = "info"
 
@@ -83,7 +84,10 @@ class RegistryConfig:
             raise ConfigError(f"invalid listen address {self.addr!r}: expected HOST:PORT")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("TLS needs both a certificate and a key")
-        if self.token_realm and not self.htpasswd_path and not any(e.account == "anonymous" for e in self.acl):
+        if self.token_rootcertbundle and not self.token_realm:
+            raise ConfigError("auth.token.rootcertbundle needs auth.token.realm (the external token service)")
+        if (self.token_realm and not self.token_rootcertbundle and not self.htpasswd_path
+                and not any(e.account == "anonymous" for e in self.acl)):
             raise ConfigError("token auth needs an htpasswd file to check the token endpoint's "
                               "credentials (or an ACL entry for account \"anonymous\")")
         if self.acl and self.auth_mode == "none":
@@ -165,11 +169,12 @@ def load_file(path: str, cfg: RegistryConfig) -> None:
     cfg.htpasswd_path = str(htp.get("path", cfg.htpasswd_path))
     cfg.htpasswd_realm = str(htp.get("realm", cfg.htpasswd_realm))
     tok = _section(auth.get("token"), "auth.token",
-                   {"realm", "service", "issuer", "expiration", "secretfile"})
+                   {"realm", "service", "issuer", "expiration", "secretfile", "rootcertbundle"})
     cfg.token_realm = str(tok.get("realm", cfg.token_realm))
     cfg.token_service = str(tok.get("service", cfg.token_service))
     cfg.token_issuer = str(tok.get("issuer", cfg.token_issuer))
     if "expiration" in tok:
         cfg.token_expiration = parse_duration(tok["expiration"], "auth.token.expiration")
     cfg.token_secret_file = str(tok.get("secretfile", cfg.token_secret_file))
+    cfg.token_rootcertbundle = str(tok.get("rootcertbundle", cfg.token_rootcertbundle))
     cfg.acl = _acl(auth.get("acl"))
