@@ -312,6 +312,12 @@ def test_volume_events_and_system_df_usage(sandbox):
                        "--format", "{{.Action}} {{.Actor.Attributes.driver}} {{.Actor.Attributes.destination}}"))
     assert out.split("\n")[:4] == ["create local <no value>", "mount local /e", "unmount local <no value>",
                                    "destroy local <no value>"]
+    t0 = str(int(__import__("time").time()))
+    ok(sb.docker("volume", "prune", "-f"))
+    out = ok(sb.docker("events", "--since", t0, "--until", str(int(__import__("time").time()) + 1),
+                       "--filter", "type=volume", "--filter", "event=prune",
+                       "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.reclaimed}}"))
+    assert out.startswith("prune  ")
     ok(sb.docker("volume", "create", "dfvol"))
     ok(sb.docker("create", "--name", "dfholder", "-v", "dfvol:/d", "busybox"))
     with open(os.path.join(sb.data_root, "volumes", "dfvol", "_data", "blob"), "wb") as f:

@@ -320,6 +320,7 @@ class MountManager:
                 continue
             deleted.append(vol.name)
             reclaimed += size
+        self.events.publish("volume", "prune", "", {"reclaimed": str(reclaimed)})
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def usage(self) -> list[dict]:
