@@ -41,11 +41,8 @@ def project(tmp_path_factory):
 
 
 def compose(sandbox, project: Path, *args, env: dict | None = None, input=None):
-    import os
     import subprocess
     import sys
-
-    from harness import SRC
 
     full_env = dict(sandbox.env(), **(env or {}))
     full_env.pop("MODE", None)

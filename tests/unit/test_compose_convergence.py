@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import textwrap
 
-import pytest
 
 from berth.compose import engine as L
 from berth.compose.convergence import Converger, UpOptions, diff_paths

@@ -47,6 +47,7 @@ def _run(cli: Cli, g: Values, args: list[str]) -> int:
     g = ccli.merge_globals(g, v)
     ctx = ComposeContext(cli, g)
     try:
+        ctx.check_globals()
         status = getattr(module, f"run_{name}")(ctx, v, positional)
         return status or 0
     except ComposeError as exc:

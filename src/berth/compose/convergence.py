@@ -88,6 +88,7 @@ class Converger:
         self._image_ids: dict[str, str] = {}
         self._listing: list[dict] | None = None
         self._pulled: set[str] = set()
+        self.max_parallel = -1  # --parallel: services converged at once (-1: no limit)
 
     # --- observed state ------------------------------------------------------------------
     def containers(self, oneoff: bool = False, all: bool = True, fresh: bool = True) -> list[dict]:
@@ -455,9 +456,14 @@ class Converger:
                     ids.append(cid)
             return ids
 
+        limit = asyncio.Semaphore(self.max_parallel if self.max_parallel > 0 else 1 << 16)
+
+        async def limited(n: str) -> list[str]:
+            async with limit:
+                return await asyncio.to_thread(run_service, n)
+
         for level in self.project.dependency_levels(services):
-            results = await asyncio.gather(*(asyncio.to_thread(run_service, n) for n in level),
-                                           return_exceptions=True)
+            results = await asyncio.gather(*(limited(n) for n in level), return_exceptions=True)
             for name, res in zip(level, results):
                 if isinstance(res, BaseException):
                     if isinstance(res, APIError):

@@ -68,17 +68,34 @@ class ComposeContext:
 
     def progress(self) -> Any:
         if self._progress is None:
-            from ..progress import Progress
-
             mode = self.g.get("progress") or "auto"
             if mode not in ("auto", "tty", "plain", "json", "quiet"):
                 raise ComposeError(f'unsupported --progress value "{mode}"')
             if mode == "json":
                 mode = "plain"
-            if self.g.get("ansi") == "never" and mode == "auto":
+            ansi = self.g.get("ansi") or "auto"
+            if ansi not in ("auto", "never", "always"):
+                raise ComposeError(f'invalid --ansi value "{ansi}": must be one of "never", "always" or "auto"')
+            if ansi == "never" and mode in ("auto", "tty"):
                 mode = "plain"
+            elif ansi == "always" and mode == "auto":
+                mode = "tty"
             self._progress = _progress(self.cli.err, mode, self.dry_run)
         return self._progress
+
+    def color(self, no_color: bool = False) -> bool:
+        """Coloured log prefixes: --ansi always|never, else only on a terminal."""
+        ansi = self.g.get("ansi") or "auto"
+        if no_color or ansi == "never":
+            return False
+        return ansi == "always" or stdout_isatty()
+
+    def check_globals(self) -> None:
+        if self.g.get("compatibility"):
+            raise ComposeError("--compatibility (docker-compose v1 names) is not supported by berth compose")
+        parallel = self.g.get("parallel")
+        if parallel is not None and (parallel == 0 or parallel < -1):
+            raise ComposeError(f"invalid --parallel value {parallel}: use -1 (unlimited) or a positive number")
 
     def close(self) -> None:
         if self._engine is not None:

@@ -4,7 +4,6 @@ the berth CLI's own exec/start/cp code in-process (never a subprocess)."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from ...cli.command import execute
 from ...cli.flags import FlagSet, Values

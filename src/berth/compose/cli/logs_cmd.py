@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from ...cli.flags import FlagSet, Values
 from ..engine import NUMBER, SERVICE
-from .context import ComposeContext, stdout_isatty
+from .context import ComposeContext
 
 _COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 
@@ -111,7 +111,7 @@ def run_logs(ctx: ComposeContext, v: Values, args: list[str]) -> int:
     if v.index:
         containers = [c for c in containers if (c.get("Labels") or {}).get(NUMBER) == str(v.index)]
     names = [short_name(c) for c in containers]
-    printer = LogPrinter(ctx.cli.out, names, color=stdout_isatty() and not v.no_color, prefix=not v.no_log_prefix)
+    printer = LogPrinter(ctx.cli.out, names, color=ctx.color(v.no_color), prefix=not v.no_log_prefix)
     engine = ctx.engine()
     if not v.follow:
         for c, n in zip(containers, names):

@@ -10,7 +10,7 @@ from typing import Any
 from ...cli.flags import FlagSet, Values
 from ..convergence import Converger, UpOptions
 from ..errors import ComposeError
-from .context import ComposeContext, stdout_isatty
+from .context import ComposeContext
 
 
 def _create_flags(fs: FlagSet) -> None:
@@ -89,6 +89,7 @@ def converge(ctx: ComposeContext, v: Values, args: list[str], no_start: bool) ->
     services = project.with_dependencies(args or list(project.services), include_deps=not v.get("no_deps"))
     progress = ctx.progress()
     conv = Converger(project, ctx.engine(), progress)
+    conv.max_parallel = ctx.g.get("parallel") if ctx.g.get("parallel") is not None else -1
     orphans = conv.orphans()
     if orphans:
         if opts.remove_orphans:
@@ -184,7 +185,7 @@ def _attach(ctx: ComposeContext, conv: Converger, v: Values, services: list[str]
     shown = [c for c in containers if (c.get("Labels") or {}).get("com.docker.compose.service") in attach_to]
     names = [short_name(c) for c in shown]
     out = ctx.cli.out
-    printer = LogPrinter(out, names, color=stdout_isatty() and not v.no_color, prefix=not v.no_log_prefix)
+    printer = LogPrinter(out, names, color=ctx.color(v.no_color), prefix=not v.no_log_prefix)
     out.write(f"Attaching to {', '.join(names)}\n")
     out.flush()
     engine = conv.engine
