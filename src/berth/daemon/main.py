@@ -172,12 +172,12 @@ async def serve(daemon: Daemon, cfg: DaemonConfig) -> None:
             sock.bind(path)
             os.chmod(path, 0o660)
             os.chown(path, 0, _socket_group(cfg.group or "berth", explicit=bool(cfg.group) and cfg.group != "berth"))
-            site = web.SockSite(runner, sock)
+            site = web.SockSite(runner, sock, backlog=_BACKLOG)
             await site.start()
             log.info("API listening on %s", path)
         elif url.scheme == "fd":
             for sock in _activation_sockets():
-                await web.SockSite(runner, sock).start()
+                await web.SockSite(runner, sock, backlog=_BACKLOG).start()
                 log.info("API listening on systemd socket %s", sock.getsockname())
         elif url.scheme == "tcp":
             tls_ctx = _tls_context(cfg)
@@ -189,7 +189,8 @@ async def serve(daemon: Daemon, cfg: DaemonConfig) -> None:
                 msg = f"API listening on {host} without TLS: anyone who can reach it has root on this host"
                 log.warning(msg)
                 daemon.warnings.append("WARNING: " + msg)
-            site = web.TCPSite(runner, hostname, url.port or (2376 if tls_ctx else 2375), ssl_context=tls_ctx)
+            site = web.TCPSite(runner, hostname, url.port or (2376 if tls_ctx else 2375), ssl_context=tls_ctx,
+                               backlog=_BACKLOG)
             await site.start()
             log.info("API listening on %s", host)
         else:
@@ -201,6 +202,19 @@ async def serve(daemon: Daemon, cfg: DaemonConfig) -> None:
     await stop.wait()
     log.info("shutting down; containers keep running (live-restore)")
     await runner.cleanup()
+
+
+def _listen_backlog() -> int:
+    """The kernel's somaxconn, as Go's listeners use: bursts of hundreds of clients
+    (compose, CI) must queue, not fail with EAGAIN on a full unix-socket backlog."""
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return max(128, int(f.read()))
+    except (OSError, ValueError):
+        return 4096
+
+
+_BACKLOG = _listen_backlog()
 
 
 def _socket_group(name: str, explicit: bool) -> int:
