@@ -13,7 +13,6 @@ import ctypes
 import gzip
 import hashlib
 import http.client
-import io
 import json
 import os
 import queue
@@ -22,12 +21,10 @@ import socket
 import ssl
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 
 import pytest
-
 from harness import SRC, Sandbox
 
 pytestmark = pytest.mark.integration
@@ -113,7 +110,7 @@ class Server:
                     s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
                 self.sock = s
 
-        return Conn("127.0.0.1", port, timeout=30) if not tls else Conn("127.0.0.1", port, timeout=30)
+        return Conn("127.0.0.1", port, timeout=30)
 
     def req(self, method: str, path: str, body: bytes = b"", headers: dict | None = None,
             ) -> tuple[int, http.client.HTTPMessage, bytes]:

@@ -13,7 +13,13 @@ import pytest
 from berth.cli.main import main
 from berth.registry import manifests as mf
 from berth.registry.auth import Access, Authorizer, parse_scopes
-from berth.registry.config import AclEntry, ConfigError, RegistryConfig, load_file, parse_duration
+from berth.registry.config import (
+    AclEntry,
+    ConfigError,
+    RegistryConfig,
+    load_file,
+    parse_duration,
+)
 from berth.registry.errors import RegistryError
 from berth.registry.names import parse_digest, route, valid_name
 from berth.registry.storage import Storage

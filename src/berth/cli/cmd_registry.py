@@ -28,7 +28,12 @@ def _serve_flags(fs: FlagSet) -> None:
 
 
 def _config(v: Values) -> object:
-    from berth.registry.config import ConfigError, RegistryConfig, load_file, parse_duration
+    from berth.registry.config import (
+        ConfigError,
+        RegistryConfig,
+        load_file,
+        parse_duration,
+    )
 
     cfg = RegistryConfig()
     try:

@@ -13,7 +13,8 @@ import logging
 import os
 import signal
 import ssl
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -228,4 +229,4 @@ async def serve(cfg: RegistryConfig, ready: Callable[[str], None] | None = None)
         await runner.cleanup()
 
 
-__all__ = ["Registry", "make_app", "serve", "required_access", "ANONYMOUS"]
+__all__ = ["ANONYMOUS", "Registry", "make_app", "required_access", "serve"]

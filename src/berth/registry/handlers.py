@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import socket
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import logging
 
 from aiohttp import web
 
