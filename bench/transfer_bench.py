@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
-from harness import Sandbox  # noqa: E402
-from test_pull_push_util import start_registry  # noqa: E402
+from harness import Sandbox
+from test_pull_push_util import start_registry
 
 DOCKER_PUSH, DOCKER_PULL = 9.1, 2.5      # anchors.md, docker on this machine kind
 TARGET_PUSH, TARGET_PULL = 4.5, 1.25

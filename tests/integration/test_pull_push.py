@@ -14,8 +14,12 @@ import sys
 import time
 
 import pytest
-
-from test_pull_push_util import client_env, random_layer_tar, start_proxy, start_registry
+from test_pull_push_util import (
+    client_env,
+    random_layer_tar,
+    start_proxy,
+    start_registry,
+)
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not os.path.exists("/usr/local/bin/docker"), reason="docker CLI not installed"),

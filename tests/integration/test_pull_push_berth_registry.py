@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from test_pull_push_util import client_env, start_berth_registry
 
 pytestmark = [pytest.mark.integration,
@@ -29,8 +28,7 @@ def env(sandbox, tmp_path_factory):
     start_berth_registry(sb, 5010, os.path.join(sb.dir, "open-reg"))
     htpasswd = os.path.join(sb.dir, "htpasswd")
     with open(htpasswd, "w") as f:
-        for user, pw in (("alice", "wonder"), ("reader", "readonly")):
-            f.write(f"{user}:{bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)).decode()}\n")
+        f.writelines(f"{user}:{bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)).decode()}\n" for user, pw in (("alice", "wonder"), ("reader", "readonly")))
     cfg = os.path.join(sb.dir, "token.yml")
     with open(cfg, "w") as f:
         f.write(f"""auth:

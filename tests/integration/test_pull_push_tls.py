@@ -13,7 +13,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from harness import Sandbox
 from test_pull_push_util import start_registry
 

@@ -10,7 +10,12 @@ import json
 import pytest
 
 from berth.distribution import progress
-from berth.distribution.client import AuthConfig, describe_errors, is_insecure, parse_challenge
+from berth.distribution.client import (
+    AuthConfig,
+    describe_errors,
+    is_insecure,
+    parse_challenge,
+)
 from berth.errors import InvalidParameter, NotFound
 from berth.images import manifests as mf
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -86,7 +87,7 @@ class _Stream:
             result = fut.result()
         except BerthError as e:
             await self._error(e.message)
-        except Exception as e:  # noqa: BLE001 - reported in the stream like docker
+        except Exception as e:
             log.exception("distribution request failed")
             await self._error(str(e) or type(e).__name__)
         while not self.queue.empty():

@@ -17,7 +17,8 @@ from .flags import FlagSet, Values
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterator
+    from collections.abc import Iterator
+    from typing import Any
 
 INDEX_SERVER = "https://index.docker.io/v1/"
 CHUNK = 1 << 20
@@ -314,8 +315,7 @@ def _save(cli: Cli, v: Values, args: list[str]) -> int:
         tmp = os.path.join(os.path.dirname(target), f".berth_temp_{os.getpid()}")
         try:
             with open(tmp, "wb") as f:
-                for chunk in resp.iter_raw():
-                    f.write(chunk)
+                f.writelines(resp.iter_raw())
             os.rename(tmp, target)
         except OSError as exc:
             if os.path.exists(tmp):

@@ -24,10 +24,17 @@ import ssl
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
-from berth.errors import BerthError, InvalidParameter, NotFound, System, Unauthorized, Unavailable
+from berth.errors import (
+    BerthError,
+    InvalidParameter,
+    NotFound,
+    System,
+    Unauthorized,
+    Unavailable,
+)
 
 DEFAULT_INDEX = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -47,7 +54,7 @@ class AuthConfig:
     serveraddress: str = ""
 
     @classmethod
-    def from_header(cls, value: str | None) -> "AuthConfig":
+    def from_header(cls, value: str | None) -> AuthConfig:
         if not value:
             return cls()
         text = value.strip()
@@ -178,7 +185,7 @@ class Response:
     headers: http.client.HTTPMessage
     resp: http.client.HTTPResponse
     conn: http.client.HTTPConnection
-    pool: "_Pool"
+    pool: _Pool
     url: str
     no_creds: bool = False
 

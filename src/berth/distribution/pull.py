@@ -12,15 +12,16 @@ recorded, in one synchronous step on the event loop at the very end.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
-import threading
-import hashlib
 import queue
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from isal import isal_zlib
 
@@ -29,10 +30,10 @@ from berth.distribution.blobcache import BlobCache
 from berth.distribution.client import AuthConfig, Registry, index_name, raise_for
 from berth.errors import BerthError, InvalidParameter, NotFound, System, Unavailable
 from berth.images import manifests as mf
-from berth.snapshots.remove import remove_tree
 from berth.images import reference as refs
 from berth.images.layer_tar import apply_layer
 from berth.images.store import ImageStore, chain_id
+from berth.snapshots.remove import remove_tree
 
 log = logging.getLogger("berth.distribution.pull")
 CHUNK = 1 << 20

@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from isal import isal_zlib
 

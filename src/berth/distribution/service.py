@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from berth.distribution import progress as prog
 from berth.distribution.blobcache import BlobCache, LayerKeeper

@@ -20,16 +20,17 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from berth.distribution import progress as prog
 from berth.errors import InvalidParameter
 from berth.images import manifests as mf
-from berth.snapshots.remove import remove_tree
 from berth.images import reference as refs
 from berth.images.layer_tar import apply_layer
 from berth.images.store import ImageStore, chain_id
+from berth.snapshots.remove import remove_tree
 
 MAX_JSON = 16 << 20
 

@@ -13,8 +13,8 @@ import json
 import os
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from berth.errors import InvalidParameter
 from berth.images import layer_source

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from berth.errors import System
 from berth.images.layer_tar import _decompressed
