@@ -112,3 +112,16 @@ def test_connect_disconnect_and_restart_follow_the_names(sandbox, net):
     finally:
         sandbox.docker("rm", "-f", "late")
         sandbox.docker("network", "rm", side)
+
+
+def test_a_container_may_serve_port_53_itself(sandbox, net):
+    """docker's resolver leaves port 53 to the container (NAT to its own ports)."""
+    _ok(sandbox.docker("run", "-d", "--name", "own53", "--network", net["name"], "busybox", "sh", "-c",
+                       "mkdir /www && echo hi > /www/index.html && exec httpd -f -p 53 -h /www"))
+    try:
+        time.sleep(0.3)
+        assert _ok(sandbox.docker("inspect", "-f", "{{.State.Running}}", "own53")).stdout.strip() == "true"
+        assert _ok(sandbox.docker("exec", "own53", "wget", "-qO-", "http://127.0.0.1:53/")).stdout == "hi\n"
+        assert f"Address: {net['ips']['beta']}" in _ok(_lookup(sandbox, "own53", "beta")).stdout
+    finally:
+        sandbox.docker("rm", "-f", "own53")

@@ -101,7 +101,7 @@ async def _world() -> None:
     loop = asyncio.get_running_loop()
     await loop.create_datagram_endpoint(_StubUDP, local_addr=("127.0.0.1", STUB_PORT))
     await asyncio.start_server(_stub_tcp, "127.0.0.1", STUB_PORT)
-    procs = {k: _container_ns() for k in "abcdefg"}
+    procs = {k: _container_ns() for k in "abcdefgh"}
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes queries, never answers
     silent.bind(("127.0.0.1", STUB_PORT + 1))
     await asyncio.sleep(0.3)
@@ -118,6 +118,9 @@ async def _world() -> None:
     await dead.start("e", paths["e"], upstreams=[f"127.0.0.1:{STUB_PORT}"], ndots_set=True)
     await good.start("f", paths["f"])
     await good.start("g", paths["g"], upstreams=[f"127.0.0.1:{STUB_PORT + 1}", f"127.0.0.1:{STUB_PORT}"])
+    plain = EmbeddedDNS(resolver, [f"127.0.0.1:{STUB_PORT}"], timeout=1.0, redirect=False)
+    await plain.start("h", paths["h"])
+    paths["redirected"] = [good.redirected("a"), plain.redirected("h")]
     print(json.dumps(paths), flush=True)
     while True:  # commands from the test, until it closes our stdin
         line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -130,6 +133,7 @@ async def _world() -> None:
             await good.start(cid, paths[cid])
         print("ok", good.serving(cid), flush=True)
     await good.stop("a")
+    await plain.close()
     await good.close()
     await dead.close()
     for p in procs.values():
@@ -305,6 +309,34 @@ def test_a_silent_upstream_times_out_and_the_next_one_answers(world):
     took = time.monotonic() - start
     assert addrs(reply) == ["93.184.216.34"]
     assert 0.9 < took < 3  # the world's timeout is 1 s per upstream
+
+
+def test_port_53_is_left_to_the_container(world):
+    """As docker's: the server sits on random ports behind a NAT rule in the container's
+    namespace, so a DNS server in the container can bind 0.0.0.0:53 itself."""
+    assert world["redirected"] == [True, False]
+
+    def bind53() -> list[socket.socket]:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("0.0.0.0", 53))
+        t = socket.socket()
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        t.bind(("0.0.0.0", 53))
+        t.listen(1)
+        return [u, t]
+
+    own = in_netns(world["a"], bind53)
+    try:
+        assert addrs(ask(world["a"], "db")) == ["172.18.0.4"]  # 127.0.0.11:53 still reaches us
+        assert addrs(ask_tcp(world["a"], [DNSRecord.question("db").pack()])[0]) == ["172.18.0.4"]
+    finally:
+        for s in own:
+            s.close()
+    with pytest.raises(OSError):  # without the NAT rule, 127.0.0.11:53 is ours
+        for s in in_netns(world["h"], bind53):
+            s.close()
+    assert addrs(ask(world["h"], "db")) == ["172.18.0.4"]
+    assert addrs(ask(world["h"], "www.example.com")) == ["93.184.216.34"]
 
 
 def _command(world, text: str) -> str:

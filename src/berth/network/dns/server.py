@@ -19,7 +19,7 @@ from dnslib import QTYPE, RCODE
 
 from .answer import MAX_TCP_SIZE, Answerer, NameResolver, Verdict, header_only, rcode_reply
 from .forward import DEFAULT_TIMEOUT, Forwarder
-from .netns import bind_dns_sockets, in_netns
+from .netns import bind_dns_sockets, in_netns_async, open_dns_sockets
 
 log = logging.getLogger("berth.dns")
 
@@ -86,6 +86,7 @@ class _Served:
     udp: asyncio.DatagramTransport
     udp_protocol: _UDP
     tcp: asyncio.AbstractServer
+    redirected: bool = False  # random ports behind the container's NAT rule
     tasks: set[asyncio.Task] = field(default_factory=set)
 
 
@@ -97,8 +98,10 @@ class EmbeddedDNS:
     """
 
     def __init__(self, resolver: NameResolver, upstreams: Upstreams,
-                 timeout: float = DEFAULT_TIMEOUT, address: str = DNS_ADDRESS, port: int = 53) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, address: str = DNS_ADDRESS, port: int = 53,
+                 redirect: bool = True) -> None:
         self.answerer = Answerer(resolver)
+        self.redirect = redirect  # random ports behind NAT, port 53 left to the container (netns.py)
         self._upstreams = upstreams
         self.forwarder = Forwarder(timeout)
         self.address = address
@@ -112,6 +115,11 @@ class EmbeddedDNS:
     def serving(self, container_id: str) -> bool:
         return container_id in self._served
 
+    def redirected(self, container_id: str) -> bool:
+        """True when the container's port 53 is left free (NAT to our random ports)."""
+        served = self._served.get(container_id)
+        return served is not None and served.redirected
+
     async def start(self, container_id: str, netns_path: str, forward: bool = True,
                     upstreams: list[str] | None = None, ndots_set: bool = False) -> None:
         """Serve `container_id`'s namespace at `netns_path`. `forward=False` (docker's
@@ -123,7 +131,11 @@ class EmbeddedDNS:
         if container_id in self._served:
             await self.stop(container_id)
         address, port = self.address, self.port
-        udp_sock, tcp_sock = in_netns(netns_path, lambda: bind_dns_sockets(address, port))
+        redirected = False
+        if port == 53 and self.redirect:
+            udp_sock, tcp_sock, redirected = await in_netns_async(netns_path, lambda: open_dns_sockets(address))
+        else:
+            udp_sock, tcp_sock = await in_netns_async(netns_path, lambda: bind_dns_sockets(address, port))
         loop = asyncio.get_running_loop()
         try:
             udp, udp_protocol = await loop.create_datagram_endpoint(
@@ -139,7 +151,7 @@ class EmbeddedDNS:
             udp.close()
             tcp_sock.close()
             raise
-        self._served[container_id] = _Served(netns_path, udp, udp_protocol, tcp)
+        self._served[container_id] = _Served(netns_path, udp, udp_protocol, tcp, redirected)
 
     async def stop(self, container_id: str) -> None:
         """Close the container's sockets and drop its in-flight forwards. Unknown
