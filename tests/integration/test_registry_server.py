@@ -351,8 +351,11 @@ def test_cross_repository_mount(srv):
     assert srv.req("GET", f"/v2/mount/dst/blobs/{d}")[2] == b"shared layer"
     # unknown blob (or source): a normal upload session instead
     missing = digest(b"nope")
-    status, h, _ = srv.req("POST", f"/v2/mount/dst/blobs/uploads/?mount={missing}&from=mount/src")
-    assert status == 202 and "/blobs/uploads/" in h["Location"]
+    for query in (f"mount={missing}&from=mount/src", f"mount={d}&from=Bad..Name", f"mount=sha256:bad&from=mount/src",
+                  f"mount={d}"):
+        status, h, _ = srv.req("POST", f"/v2/mount/dst2/blobs/uploads/?{query}")
+        assert status == 202 and "/blobs/uploads/" in h["Location"], query
+    assert srv.req("HEAD", f"/v2/mount/dst2/blobs/{d}")[0] == 404
 
 
 def test_blob_delete(srv):

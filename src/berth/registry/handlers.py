@@ -68,6 +68,14 @@ async def blob(request: web.Request, r: Route, reg: Registry) -> web.StreamRespo
     return web.FileResponse(reg.storage.blob_path(digest), chunk_size=1 << 20, headers=headers)
 
 
+def _is_digest(text: str) -> bool:
+    try:
+        parse_digest(text)
+        return True
+    except RegistryError:
+        return False
+
+
 def _upload_headers(reg: Registry, request: web.Request, name: str, uid: str, size: int) -> dict[str, str]:
     return {"Location": reg.url(request, f"/v2/{name}/blobs/uploads/{uid}"),
             "Docker-Upload-UUID": uid, "Range": f"0-{max(size - 1, 0)}"}
@@ -83,9 +91,9 @@ async def start_upload(request: web.Request, r: Route, reg: Registry) -> web.Str
         raise RegistryError("UNSUPPORTED", f"{request.method} on the upload collection")
     mount, source = request.query.get("mount"), request.query.get("from")
     if mount:
-        parse_digest(mount)
-        if (source and valid_name(source) and reg.storage.repo_blob_size(source, mount) is not None
-                and reg.may_pull(request, source)):
+        # the spec: a mount that cannot happen (bad arguments included) falls back to an upload
+        if (_is_digest(mount) and source and valid_name(source)
+                and reg.storage.repo_blob_size(source, mount) is not None and reg.may_pull(request, source)):
             reg.storage.link_blob(r.name, mount)
             return _created(reg, request, r.name, mount)
     elif "digest" in request.query:
