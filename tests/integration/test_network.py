@@ -306,3 +306,78 @@ def test_ps_network_and_publish_filters(sandbox, web):
     finally:
         sandbox.docker("rm", "-f", "infilt")
         sandbox.docker("network", "rm", "filt")
+
+
+def test_dns_round_robin_alias_compose_service_and_ptr(sandbox):
+    ok(sandbox.docker("network", "create", "--subnet", "10.70.0.0/24", "dnsnet"))
+    try:
+        for name in ("d1", "d2"):
+            ok(sandbox.docker("run", "-d", "--name", name, "--network", "dnsnet", "--network-alias", "pool",
+                              "--label", "com.docker.compose.service=svc", "busybox", "sleep", "60"))
+        out = ok(sandbox.docker("run", "--rm", "--network", "dnsnet", "busybox", "sh", "-c",
+                                "nslookup pool 127.0.0.11; nslookup svc 127.0.0.11; nslookup 10.70.0.2 127.0.0.11"))
+        assert out.count("10.70.0.2") >= 2 and out.count("10.70.0.3") >= 2
+        assert "d1.dnsnet" in out
+        # a container on another network does not see these names
+        res = sandbox.docker("run", "--rm", "busybox", "nslookup", "-timeout=1", "d1", "127.0.0.11")
+        assert "10.70.0." not in res.stdout
+    finally:
+        sandbox.docker("rm", "-f", "d1", "d2")
+        sandbox.docker("network", "rm", "dnsnet")
+
+
+def test_static_ip_conflict_and_ip_on_default_bridge(sandbox):
+    ok(sandbox.docker("network", "create", "--subnet", "10.80.0.0/24", "--gateway", "10.80.0.254",
+                      "--ip-range", "10.80.0.128/25", "fixed"))
+    try:
+        ok(sandbox.docker("run", "-d", "--name", "f1", "--network", "fixed", "--ip", "10.80.0.5", "busybox", "sleep", "60"))
+        res = sandbox.docker("run", "-d", "--name", "f2", "--network", "fixed", "--ip", "10.80.0.5", "busybox", "sleep", "60")
+        assert res.returncode == 125 and "Address already in use" in res.stderr
+        ok(sandbox.docker("rm", "-f", "f2"))
+        # dynamic addresses come from the ip-range, the gateway is the one asked for
+        out = ok(sandbox.docker("run", "--rm", "--network", "fixed", "busybox", "sh", "-c", "ip -o addr show eth0; ip route"))
+        assert "inet 10.80.0.129/24" in out and "default via 10.80.0.254" in out
+        res = sandbox.docker("run", "--rm", "--ip", "172.17.0.50", "busybox", "true")
+        assert "user specified IP address is supported on user defined networks only" in res.stderr
+        res = sandbox.docker("run", "--rm", "--link", "nosuch:x", "busybox", "true")
+        assert "could not get container for nosuch" in res.stderr
+    finally:
+        sandbox.docker("rm", "-f", "f1", "f2")
+        sandbox.docker("network", "rm", "fixed")
+
+
+def test_bridge_options_mtu_masquerade_and_refused_icc(sandbox):
+    ok(sandbox.docker("network", "create", "-o", "com.docker.network.driver.mtu=1400",
+                      "-o", "com.docker.network.bridge.enable_ip_masquerade=false", "--subnet", "10.90.0.0/24", "opts"))
+    try:
+        out = ok(sandbox.docker("run", "--rm", "--network", "opts", "busybox", "ip", "link", "show", "eth0"))
+        assert "mtu 1400" in out
+        assert "10.90.0.0/24" not in nft_table(sandbox)
+        res = sandbox.docker("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "noicc")
+        assert res.returncode == 1 and "enable_icc=false is not supported" in res.stderr
+        assert sandbox.docker("network", "inspect", "noicc").returncode == 1
+    finally:
+        sandbox.docker("network", "rm", "opts")
+
+
+def test_docker_sdk_networks(sandbox):
+    docker = pytest.importorskip("docker")
+    client = docker.DockerClient(base_url=sandbox.host_url, version="1.45")
+    net = client.networks.create("sdknet", driver="bridge", labels={"k": "v"},
+                                 ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet="10.95.0.0/24")]))
+    try:
+        c = client.containers.run("busybox", ["sleep", "60"], detach=True, name="sdk1")
+        net.connect(c, aliases=["sdkalias"])
+        net.reload()
+        assert c.id in net.attrs["Containers"]
+        c.reload()
+        assert c.attrs["NetworkSettings"]["Networks"]["sdknet"]["IPAddress"] == "10.95.0.2"
+        assert [n.name for n in client.networks.list(filters={"label": "k=v"})] == ["sdknet"]
+        net.disconnect(c)
+        c.remove(force=True)
+        pruned = client.networks.prune(filters={"label": "k=v"})
+        assert pruned["NetworksDeleted"] == ["sdknet"]
+    finally:
+        sandbox.docker("rm", "-f", "sdk1")
+        sandbox.docker("network", "rm", "sdknet")
+        client.close()

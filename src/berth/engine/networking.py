@@ -175,7 +175,9 @@ class NetworkService(NetworkAdmin):
             if doc["Driver"] != "bridge":
                 continue
             pool = ipam.Pool.from_config(doc["IPAM"]["Config"][0])
-            bridges.append(BridgeRules(bridge_name(doc), str(pool.subnet), bool(doc.get("Internal"))))
+            masq = (doc.get("Options") or {}).get("com.docker.network.bridge.enable_ip_masquerade", "true")
+            bridges.append(BridgeRules(bridge_name(doc), str(pool.subnet), bool(doc.get("Internal")),
+                                       masq.lower() not in ("false", "0")))
         rules = [p.rule for pubs in self.published.values() for p in pubs]
         await asyncio.to_thread(self.nft.run, render(bridges, rules, self.cfg.userland_proxy))
 
@@ -198,6 +200,11 @@ class NetworkService(NetworkAdmin):
                 raise InvalidParameter("conflicting options: port publishing and the container type network mode")
             return network_settings(mode)
         given = ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+        for link in links_mod.parse_links(hc.get("Links") or []):
+            try:
+                self.containers.get(link.name)
+            except BerthError:
+                raise InvalidParameter(f"could not get container for {link.name}") from None
         primary = self.get(mode)
         hc["NetworkMode"] = primary["Name"] if mode == primary["Id"] else mode
         if primary["Name"] in ("host", "none"):
@@ -299,7 +306,8 @@ class NetworkService(NetworkAdmin):
         gateway = None if (net.get("Internal") or not primary) else pool.gateway
         try:
             await asyncio.to_thread(self.netlink.add_endpoint, path, EndpointSpec(
-                ep.doc["veth"], ifname, addr, pool.subnet.prefixlen, gateway, mac, bridge_name(net)))
+                ep.doc["veth"], ifname, addr, pool.subnet.prefixlen, gateway, mac, bridge_name(net),
+                int((net.get("Options") or {}).get("com.docker.network.driver.mtu") or 1500)))
         except Exception as e:
             self.store.delete_endpoint(ep.id)
             await asyncio.to_thread(self.netlink.delete_link, ep.doc["veth"])
@@ -387,7 +395,10 @@ class NetworkService(NetworkAdmin):
         pubs: list[Published] = []
         self.published[c.id] = pubs
         try:
+            default_ip = (net.get("Options") or {}).get("com.docker.network.bridge.host_binding_ipv4", "")
             for m in mappings:
+                if not m.host_ip and default_ip not in ("", "0.0.0.0"):
+                    m.host_ip = default_ip
                 try:
                     self.allocator.take(m)
                 except Conflict as e:

@@ -31,6 +31,24 @@ def _labels_match(labels: dict, wanted: list[str]) -> bool:
     return True
 
 
+def _check_options(options: dict[str, str]) -> None:
+    """The bridge driver's options Berth implements; the others refused rather than ignored."""
+    for key in ("com.docker.network.bridge.enable_icc", "com.docker.network.bridge.enable_ip_masquerade"):
+        if options.get(key, "true").lower() not in ("true", "false", "1", "0"):
+            raise InvalidParameter(f"invalid value for {key}: {options[key]!r}")
+    if options.get("com.docker.network.bridge.enable_icc", "true").lower() in ("false", "0"):
+        raise InvalidParameter("com.docker.network.bridge.enable_icc=false is not supported by Berth "
+                               "(it needs br_netfilter on the host)")
+    if "com.docker.network.bridge.default_bridge" in options:
+        raise InvalidParameter("com.docker.network.bridge.default_bridge is reserved for the default network")
+    mtu = options.get("com.docker.network.driver.mtu")
+    if mtu is not None and (not mtu.isdigit() or not 68 <= int(mtu) <= 65535):
+        raise InvalidParameter(f"invalid MTU number: {mtu}")
+    hip = options.get("com.docker.network.bridge.host_binding_ipv4")
+    if hip is not None:
+        ipam.parse_ip(hip, "host binding address")
+
+
 class NetworkAdmin:
     """Needs: self.nets, self.store, self.containers, self.events, self.netlink, self.lock,
     self.resolver, self.get, self.is_user_bridge, self._ensure_bridge, self._apply_rules,
@@ -104,6 +122,7 @@ class NetworkAdmin:
         unknown = [k for k in options if k.startswith("com.docker.network.") and k not in KNOWN_OPTIONS]
         if unknown:
             raise InvalidParameter(f"unsupported network option(s): {', '.join(sorted(unknown))}")
+        _check_options(options)
         configs = ipam_req.get("Config") or []
         if len(configs) > 1:
             raise InvalidParameter("Berth supports one IPv4 subnet per network")

@@ -24,6 +24,7 @@ class BridgeRules:
     bridge: str
     subnet: str
     internal: bool
+    masquerade: bool = True
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def render(bridges: list[BridgeRules], ports: list[PortRule], userland_proxy: bo
     lines.append("  }")
     lines += ["  chain postrouting {", "    type nat hook postrouting priority srcnat; policy accept;"]
     for b in bridges:
-        if not b.internal:
+        if not b.internal and b.masquerade:
             lines.append(f'    ip saddr {b.subnet} oifname != "{b.bridge}" masquerade')
         # The host's own loopback traffic DNATed to a container (route_localnet on the bridge).
         lines.append(f'    ip saddr 127.0.0.0/8 oifname "{b.bridge}" masquerade')
