@@ -204,6 +204,10 @@ def test_monolithic_upload_then_get_head_and_range(srv):
     assert status == 200 and body == data and h["Content-Type"] == "application/octet-stream"
     status, h, body = srv.req("GET", f"/v2/mono/app/blobs/{d}", headers={"Range": "bytes=10-19"})
     assert status == 206 and body == data[10:20] and h["Content-Range"] == "bytes 10-19/100000"
+    # an interrupted pull resumes with an open-ended range
+    status, h, body = srv.req("GET", f"/v2/mono/app/blobs/{d}", headers={"Range": "bytes=99990-"})
+    assert status == 206 and body == data[99990:] and h["Docker-Content-Digest"] == d
+    assert srv.req("GET", f"/v2/mono/app/blobs/{d}", headers={"Range": "bytes=200000-"})[0] == 416
     # another repository does not see it without a mount
     status, _, body = srv.req("GET", f"/v2/other/app/blobs/{d}")
     assert status == 404 and error_code(body) == "BLOB_UNKNOWN"
