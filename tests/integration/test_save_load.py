@@ -242,3 +242,25 @@ def test_archives_round_trip_through_real_dockerd(sandbox, tmp_path):
         assert _id(sb, "legacy/two:1") == image_id
     finally:
         subprocess.run(["rm", "-rf", os.path.join(d, "data"), os.path.join(d, "exec"), os.path.join(d, "etc-work")])
+
+
+def test_load_over_an_existing_tag_says_so_and_emits_load_events(sandbox):
+    sb = sandbox
+    assert sb.docker("tag", "busybox", "ren:1").returncode == 0
+    archive = os.path.join(sb.dir, "ren.tar")
+    assert sb.docker("save", "-o", archive, "ren:1").returncode == 0
+    other = os.path.join(sb.dir, "other-layer.tar")
+    with open(other, "wb") as f:
+        f.write(_layer({"other.txt": b"other\n"}))
+    assert sb.docker("import", other, "ren:1").returncode == 0
+    old_id = _id(sb, "ren:1")
+    r = sb.docker("load", "-i", archive)
+    assert r.returncode == 0, r.stderr
+    assert (f"The image ren:1 already exists, renaming the old one with ID {old_id} to empty string\n"
+            "Loaded image: ren:1\n") in r.stdout
+    assert _id(sb, "ren:1") == _id(sb, "busybox")
+    import time
+
+    ev = sb.docker("events", "--since", "60s", "--until", str(int(time.time()) + 1), "--filter", "type=image",
+                   "--format", "{{.Action}} {{.Actor.ID}}")
+    assert f"load {_id(sb, 'ren:1')}" in ev.stdout, ev.stdout

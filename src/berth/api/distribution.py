@@ -237,8 +237,10 @@ async def load(request: web.Request) -> web.StreamResponse:
     body = BodyReader(request, loop)
     stream = _Stream(request)
     await stream.start()
-    await stream.pump(lambda: archive_load.load(d.images, svc.cache, body, svc.cache.partial_dir,
-                                                stream.emit, quiet, stream.run_sync))
+    loaded = await stream.pump(lambda: archive_load.load(d.images, svc.cache, body, svc.cache.partial_dir,
+                                                         stream.emit, quiet, stream.run_sync))
+    for image_id in loaded or []:
+        d.events.publish("image", "load", image_id, {"name": image_id})
     return await stream.finish()
 
 

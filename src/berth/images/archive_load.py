@@ -226,7 +226,8 @@ def _oci_images(sp: _Spool) -> list[_ImageToLoad]:
 
 
 def load(store: ImageStore, cache, stream: BinaryIO, tmp_root: str, emit: prog.Emit, quiet: bool,
-         run_sync: Callable[[Callable[[], Any]], Any]) -> None:
+         run_sync: Callable[[Callable[[], Any]], Any]) -> list[str]:
+    """Load an archive; returns the ids of the images loaded."""
     tmp = tempfile.mkdtemp(prefix="load-", dir=tmp_root)
     stagings: list[str] = []
     try:
@@ -295,6 +296,8 @@ def load(store: ImageStore, cache, stream: BinaryIO, tmp_root: str, emit: prog.E
                 parent = cid
             plans.append((img, layers))
 
+        loaded: list[str] = []
+
         def commit() -> list[str]:
             lines = []
             for img, layers in plans:
@@ -304,7 +307,12 @@ def load(store: ImageStore, cache, stream: BinaryIO, tmp_root: str, emit: prog.E
                     if kept is not None and cache is not None:
                         cache.record(diff_id, *kept)
                 image = store.add_image_raw(img.config, None)
+                loaded.append(image.id)
                 for t in img.tags:
+                    old = store.md.one("SELECT image_id FROM image_refs WHERE ref=?", (str(t),))
+                    if old is not None and old["image_id"] != image.id:
+                        lines.append(f"The image {t.familiar()} already exists, renaming the old one with ID "
+                                     f"{old['image_id']} to empty string")
                     store.add_reference(image.id, t)
                     lines.append(f"Loaded image: {t.familiar()}")
                 if not img.tags:
@@ -313,6 +321,7 @@ def load(store: ImageStore, cache, stream: BinaryIO, tmp_root: str, emit: prog.E
 
         for line in run_sync(commit):
             emit({"stream": line + "\n"})
+        return loaded
     finally:
         for s in stagings:
             if os.path.exists(s):
