@@ -380,3 +380,13 @@ def test_tokens_of_an_external_issuer_are_verified_with_the_bundle(tmp_path):
     self_signed = {"x5c": [base64.b64encode(_cert(stranger, "s").public_bytes(serialization.Encoding.DER)).decode()]}
     with pytest.raises(RegistryError):  # a chain that does not lead to the bundle
         a.authorize("Bearer " + _jwt(stranger, "ES256", claims, self_signed), pull)
+
+
+def test_the_example_config_in_serve_help_loads(tmp_path):
+    from berth.cli.cmd_registry import _SERVE_HELP
+
+    p = tmp_path / "example.yml"
+    p.write_text(_SERVE_HELP.split("\n", 2)[2])
+    cfg = RegistryConfig()
+    load_file(str(p), cfg)
+    assert (cfg.auth_mode, cfg.addr, cfg.delete_enabled, len(cfg.acl)) == ("token", "0.0.0.0:5000", True, 3)

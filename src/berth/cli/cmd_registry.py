@@ -122,9 +122,34 @@ def _gc(cli: Cli, v: Values, args: list[str]) -> int:
     return 0
 
 
+_SERVE_HELP = """Configuration file (distribution's layout; auth.acl is Berth's):
+
+  http:
+    addr: 0.0.0.0:5000
+    tls: {certificate: /etc/reg/cert.pem, key: /etc/reg/key.pem}
+  storage:
+    filesystem: {rootdirectory: /var/lib/berth-registry}
+    delete: {enabled: true}
+    maintenance:
+      uploadpurging: {enabled: true, age: 168h, interval: 24h}
+      readonly: {enabled: false}
+  auth:
+    htpasswd: {realm: Registry, path: /etc/reg/htpasswd}   # bcrypt (htpasswd -B)
+    token:                       # bearer tokens from this server's own endpoint
+      realm: https://reg.example:5000/token
+      service: reg.example
+      expiration: 5m
+      # rootcertbundle: /etc/reg/issuer.pem  (verify an external token service instead)
+    acl:
+      - {account: ci, name: "team/*", actions: [pull, push]}
+      - {account: "*", name: "*", actions: [pull]}         # any authenticated account
+      - {account: anonymous, name: "public/*", actions: [pull]}
+"""
+
+
 def serve_command() -> Command:
     return Command("serve", "[OPTIONS]", "Run a registry (OCI Distribution / Docker Registry HTTP API V2)",
-                   _serve, _serve_flags, args=("none",))
+                   _serve, _serve_flags, args=("none",), extra_help=_SERVE_HELP)
 
 
 def gc_command() -> Command:
