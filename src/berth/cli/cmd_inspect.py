@@ -81,6 +81,10 @@ def json_reindent(raw: str, indent: str | None = "    ") -> str:
 
 def _typed_view(kind: str | None) -> Any:
     """How docker's CLI decodes an object of `kind` before templating it."""
+    if kind == "volume":
+        from .cmd_volume import typed_view  # docker's volume.Volume
+
+        return typed_view
     if kind not in ("container", "image"):
         return None
     from . import apitypes

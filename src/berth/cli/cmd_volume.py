@@ -50,6 +50,42 @@ def volume_row(v: dict[str, Any]) -> VolumeRow:
     )
 
 
+def _volume_schema() -> Any:
+    from .gotypes import Schema
+
+    # docker's api/types/volume.Volume (ClusterVolume left out: never set by this engine)
+    return Schema({
+        "volume.Volume": """
+            CreatedAt string omitempty
+            Driver string
+            Labels map[string]string
+            Mountpoint string
+            Name string
+            Options map[string]string
+            Scope string
+            Status map[string]any omitempty
+            UsageData *volume.UsageData omitempty
+        """,
+        "volume.UsageData": """
+            RefCount int
+            Size int
+        """,
+    })
+
+
+def typed_view(doc: Any) -> Any:
+    """A volume as docker's CLI decodes it before `inspect -f` (nil maps print map[])."""
+    from .gotypes import decoder
+
+    global _decode
+    if _decode is None:
+        _decode = decoder(_volume_schema)
+    return _decode("volume.Volume", doc)
+
+
+_decode = None
+
+
 # --- create -------------------------------------------------------------------------------------
 
 
@@ -108,7 +144,7 @@ def _inspect(cli: Cli, v: Values, args: list[str]) -> int:
     from .cmd_inspect import inspect_objects
 
     def fetch(name: str) -> Any:
-        return cli.client().request("GET", f"/volumes/{name}").read()
+        return cli.client().request("GET", f"/volumes/{name}").read(), "volume"
 
     return inspect_objects(cli, args, fetch, v.format)
 
@@ -147,11 +183,7 @@ def _ls(cli: Cli, v: Values, args: list[str]) -> int:
     for warning in reply.get("Warnings") or []:
         cli.err.write(warning + "\n")
     fmt = v.format
-    if fmt in ("", "table") and v.quiet:
-        cli.out.write("".join(x.get("Name", "") + "\n" for x in vols))
-        return 0
-    if v.quiet and fmt not in ("", "table"):
-        cli.err.write("WARNING: Ignoring custom format, because both --format and --quiet are set.\n")
+    if fmt in ("", "table") and v.quiet:  # a custom --format wins over -q, as in docker's CLI
         cli.out.write("".join(x.get("Name", "") + "\n" for x in vols))
         return 0
     write_rows(cli.out, "table" if fmt == "" else fmt, [volume_row(x) for x in vols], VOLUME_HEADERS,
