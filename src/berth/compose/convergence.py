@@ -457,19 +457,29 @@ class Converger:
             return ids
 
         limit = asyncio.Semaphore(self.max_parallel if self.max_parallel > 0 else 1 << 16)
+        list(self.project.dependency_levels(services))  # refuses cycles before anything starts
+        done: dict[str, asyncio.Future] = {n: asyncio.get_running_loop().create_future() for n in services}
 
-        async def limited(n: str) -> list[str]:
-            async with limit:
-                return await asyncio.to_thread(run_service, n)
+        async def one(n: str) -> None:
+            """Each service starts as soon as its own dependencies are done (not a whole level)."""
+            try:
+                for dep in self.project.services[n].depends_on:
+                    if dep in done:
+                        await asyncio.shield(done[dep])
+                async with limit:
+                    done[n].set_result(await asyncio.to_thread(run_service, n))
+            except BaseException as exc:  # noqa: BLE001 - dependents fail with it
+                if not done[n].done():
+                    done[n].set_exception(exc)
 
-        for level in self.project.dependency_levels(services):
-            results = await asyncio.gather(*(limited(n) for n in level), return_exceptions=True)
-            for name, res in zip(level, results):
-                if isinstance(res, BaseException):
-                    if isinstance(res, APIError):
-                        raise ComposeError(f"Error response from daemon: {res.detail}") from None
-                    raise res
-                result[name] = res
+        await asyncio.gather(*(one(n) for n in services))
+        failures = [done[n].exception() for n in services]  # every one retrieved: no asyncio warnings
+        for n, exc in zip(services, failures):  # the first failure in dependency order is reported
+            if exc is not None:
+                if isinstance(exc, APIError):
+                    raise ComposeError(f"Error response from daemon: {exc.detail}") from None
+                raise exc
+            result[n] = done[n].result()
         return result
 
 
