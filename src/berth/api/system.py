@@ -113,7 +113,7 @@ async def info(request: web.Request) -> web.Response:
         "LiveRestoreEnabled": True,
         "Isolation": "",
         "InitBinary": "docker-init",
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=userns"] if getattr(d, "idmap", None) else []),
         "Warnings": d.warnings,
     })
 

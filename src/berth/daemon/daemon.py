@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -50,6 +51,7 @@ class DaemonConfig:
     group: str = "berth"
     log_driver: str = "json-file"
     log_opts: dict = field(default_factory=dict)
+    userns_remap: str = ""  # --userns-remap: default | user[:group] | uid[:gid]
 
 
 class Daemon:
@@ -74,9 +76,14 @@ class Daemon:
                 self.warnings.append(msg)
                 log.warning("%s", msg)
         os.makedirs(cfg.data_root, mode=0o710, exist_ok=True)
+        self.idmap = _remap(cfg)  # runtime/userns.py: None unless --userns-remap
         os.makedirs(cfg.exec_root, mode=0o700, exist_ok=True)
         self.daemon_id = _engine_id(cfg.data_root)
-        self.md = Metadata(os.path.join(cfg.data_root, "berth.db"))
+        from berth.store.reserve import SpaceReserve
+
+        self.space_reserve = SpaceReserve(cfg.data_root)
+        self.space_reserve.ensure()
+        self.md = Metadata(os.path.join(cfg.data_root, "berth.db"), on_full=self.space_reserve.release)
         self.blobs = BlobStore(os.path.join(cfg.data_root, "content", "blobs"))
         self.snaps = OverlaySnapshotter(os.path.join(cfg.data_root, "overlay"))
         self.images = ImageStore(self.md, self.blobs, self.snaps)
@@ -88,7 +95,7 @@ class Daemon:
         init = next((p for p in INIT_CANDIDATES if os.path.exists(p)), None)
         self.containers = ContainerService(
             EngineConfig(cfg.data_root, cfg.exec_root, cfg.default_runtime, cfg.runtimes, init,
-                         cfg.log_driver, dict(cfg.log_opts)),
+                         cfg.log_driver, dict(cfg.log_opts), idmap=self.idmap),
             self.md, self.images, self.snaps, self.events)
         self.execs = ExecService(self.containers, self.events)
         self.health = HealthMonitor(self.containers, self.execs)
@@ -125,10 +132,42 @@ class Daemon:
         await self.networks.startup()
         await self.containers.reconcile()
         await self.networks.after_reconcile()
+        self._reserve_task = asyncio.ensure_future(self._keep_space_reserve())
+
+    async def _keep_space_reserve(self) -> None:
+        """Re-make the space reserve once a full disk has room again."""
+        while True:
+            await asyncio.sleep(30)
+            try:
+                self.space_reserve.ensure()
+            except OSError:
+                pass
 
     def close(self) -> None:
         self.containers.launcher.close()
         self.md.close()
+
+
+def _remap(cfg: DaemonConfig):  # type: ignore[no-untyped-def]
+    """The --userns-remap mapping; the data root then lets the remapped root pass
+    (0701, as dockerd makes its root) to reach rootfs, layers and /etc files."""
+    if not cfg.userns_remap:
+        return None
+    from berth.runtime import userns
+
+    try:
+        idmap = userns.resolve(cfg.userns_remap)
+    except userns.RemapError as e:
+        raise System(f"can't create ID mappings: {e}") from None
+    os.chmod(cfg.data_root, 0o701)
+    parent = os.path.dirname(os.path.abspath(cfg.data_root))
+    while parent != "/":
+        if not os.stat(parent).st_mode & 0o001:
+            raise System(f"--userns-remap: the remapped root ({idmap.root[0]}) cannot reach the data root "
+                         f"{cfg.data_root}: {parent} is not searchable by others (chmod o+x {parent})")
+        parent = os.path.dirname(parent)
+    log.info("user namespaces: container root is %d:%d on the host (%s:%s)", *idmap.root, idmap.user, idmap.group)
+    return idmap
 
 
 def _cgroup_root_shared(host) -> bool:

@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-G", "--group", default=None, help="Group for the unix socket")
     p.add_argument("--log-driver", default=None, help="Default driver for container logs")
     p.add_argument("--log-opt", action="append", default=None, help="Default log driver options (key=value)")
+    p.add_argument("--userns-remap", default=None, help="User/Group setting for user namespaces")
     p.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
     return p
 
@@ -71,6 +72,7 @@ FILE_KEYS = {
     "tlscacert": "tlscacert", "tlscert": "tlscert", "tlskey": "tlskey", "group": "group",
     "runtimes": "runtimes", "log-driver": "log_driver", "log-opts": "log_opts",
     "max-concurrent-downloads": "max_concurrent_downloads", "max-concurrent-uploads": "max_concurrent_uploads",
+    "userns-remap": "userns_remap",
 }
 FLAG_OF = {"hosts": "host", "insecure_registries": "insecure_registry", "log_opts": "log_opt"}
 
@@ -105,7 +107,8 @@ def load_config(args: argparse.Namespace, explicit_file: bool) -> DaemonConfig:
         raise SystemExit("berthd: unable to configure the daemon: the following directives are specified both "
                          "as a flag and in the configuration file: " + ", ".join(conflicts))
     for attr in ("data_root", "exec_root", "pidfile", "default_runtime", "log_level", "bip", "iptables",
-                 "userland_proxy", "ip_forward", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group"):
+                 "userland_proxy", "ip_forward", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group",
+                 "userns_remap"):
         value = getattr(args, attr)
         if value is not None:
             setattr(cfg, attr, value)

@@ -100,8 +100,9 @@ class _Target:
 class ContainerFS:
     """One container's merged rootfs, open by fd for the length of one request."""
 
-    def __init__(self, merged: str, ref: str, config: dict, readonly: bool) -> None:
+    def __init__(self, merged: str, ref: str, config: dict, readonly: bool, idmap: Any = None) -> None:
         self.merged = merged
+        self.idmap = idmap  # --userns-remap: tars carry the container's ids, the rootfs the host's
         self.ref = ref
         self.config = config
         self.readonly = readonly
@@ -172,6 +173,7 @@ class ContainerFS:
         doc, arcname = t.doc(), t.name
 
         def write(tar: TreeTar) -> None:
+            tar.idmap = self.idmap
             if not t.parts:
                 tar.add_tree(self.root, None, arcname)
                 return
@@ -184,6 +186,7 @@ class ContainerFS:
         return doc, write
 
     def export(self, tar: TreeTar) -> None:
+        tar.idmap = self.idmap
         tar.add_tree(self.root, None, "", include_top=False)
 
     def extraction_point(self, path: str) -> list[str]:
@@ -213,7 +216,7 @@ class ContainerFS:
 
             uid, gid, _ = resolve_user(self.merged, self.config["User"])
             owner = (uid, gid)
-        Extractor(self.root, dest, owner, no_overwrite_dir_non_dir).extract(stream)
+        Extractor(self.root, dest, owner, no_overwrite_dir_non_dir, self.idmap).extract(stream)
 
 
 class ArchiveService:
@@ -258,7 +261,8 @@ class ArchiveService:
                         raise System(f"cannot mount the volumes of container {c.id[:12]}: {e.strerror or e}") from None
             try:
                 seen = f"/proc/{c.state['Pid']}/root" if mounts and c.running and c.state.get("Pid") else merged
-                fs = ContainerFS(seen, ref, c.config, bool(c.host_config.get("ReadonlyRootfs")))
+                fs = ContainerFS(seen, ref, c.config, bool(c.host_config.get("ReadonlyRootfs")),
+                                 self.snaps.idmap(c.id))
                 try:
                     yield fs
                 finally:
@@ -285,7 +289,8 @@ class ArchiveService:
 
         c = self._get(ref)
         upper, lowers = self._layers(c)
-        return await asyncio.get_running_loop().run_in_executor(None, changes, upper, lowers)
+        return await asyncio.get_running_loop().run_in_executor(None, changes, upper, lowers,
+                                                                self.snaps.idmap(c.id))
 
     # ------------------------------------------------------------ commit
     async def commit(self, ref: str, repo: str, tag: str, comment: str, author: str, pause: bool,

@@ -21,11 +21,14 @@ import stat
 import tarfile
 from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from berth.engine import rootfs_paths as rp
 from berth.errors import Forbidden, InvalidParameter, System
 from berth.images.layer_tar import clean_parts
+
+if TYPE_CHECKING:
+    from berth.runtime.userns import IdMapping
 
 log = logging.getLogger("berth.engine.archive")
 
@@ -38,8 +41,10 @@ _MAX_OPEN = 64
 
 class Extractor:
     def __init__(self, root_fd: int, dest: list[str], owner: tuple[int, int] | None,
-                 no_overwrite_dir_non_dir: bool) -> None:
+                 no_overwrite_dir_non_dir: bool, idmap: IdMapping | None = None) -> None:
         self.root = root_fd
+        # --userns-remap: entries carry the container's ids, the rootfs holds host ids.
+        self.idmap = idmap
         self.dest = dest
         self.dest_path = rp.join(dest)
         self.owner = owner
@@ -129,6 +134,9 @@ class Extractor:
             if m.isdir():
                 return  # the destination itself stays as it is (docker: "." over a directory)
             raise InvalidParameter(f'cannot extract "{m.name}": only a directory may stand for the destination')
+        uid, gid = self.owner if self.owner is not None else (m.uid, m.gid)
+        if self.idmap is not None:
+            uid, gid = self.idmap.to_host(uid, gid)
         parent = self._dir(rel[:-1], m.name)
         base = rel[-1]
         path = self._container_path(rel)
@@ -148,7 +156,6 @@ class Extractor:
                     shutil.rmtree(base, dir_fd=parent)
                 else:
                     os.unlink(base, dir_fd=parent)
-        uid, gid = self.owner if self.owner is not None else (m.uid, m.gid)
         if m.isreg():
             self._file(tf, m, parent, base, uid, gid)
         elif m.isdir():

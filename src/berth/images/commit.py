@@ -27,11 +27,15 @@ import tarfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from berth.errors import System
 from berth.images.layer_tar import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, apply_layer
 from berth.images.tree_tar import EMPTY_TAR_DIGEST, TreeTar
 from berth.snapshots.overlay import OverlaySnapshotter
+
+if TYPE_CHECKING:
+    from berth.runtime.userns import IdMapping
 
 log = logging.getLogger("berth.images.commit")
 
@@ -207,8 +211,10 @@ def _entries(fd: int) -> list[os.DirEntry]:
     return items
 
 
-def init_leftovers(entries: list[UpperEntry], lowers: Lowers) -> set[tuple[str, ...]]:
-    """Entries that stand for docker's init layer, not for the container's work."""
+def init_leftovers(entries: list[UpperEntry], lowers: Lowers,
+                   idmap: IdMapping | None = None) -> set[tuple[str, ...]]:
+    """Entries that stand for docker's init layer, not for the container's work.
+    With `idmap` the upper dir's owners are host ids, the layers' container ids."""
     hidden: set[tuple[str, ...]] = set()
     for e in reversed(entries):  # children before their parents
         if is_whiteout(e.st) or e.opaque:
@@ -221,8 +227,8 @@ def init_leftovers(entries: list[UpperEntry], lowers: Lowers) -> set[tuple[str, 
             continue
         if stat.S_ISDIR(mode) and e.children and all_hidden:
             low = lowers.lstat(e.parts)
-            if (low is not None and low.st_mode == mode and low.st_uid == e.st.st_uid
-                    and low.st_gid == e.st.st_gid):
+            owner = (e.st.st_uid, e.st.st_gid) if idmap is None else idmap.to_container(e.st.st_uid, e.st.st_gid)
+            if low is not None and low.st_mode == mode and (low.st_uid, low.st_gid) == owner:
                 hidden.add(e.parts)  # copied up only to hold mount targets
     return hidden
 
@@ -236,7 +242,7 @@ def _same_fs_time(a: int, b: int) -> bool:
     return sa == sb and (na == 0 or nb == 0)
 
 
-def changes(upper: str, lower_dirs: list[str]) -> list[dict]:
+def changes(upper: str, lower_dirs: list[str], idmap: IdMapping | None = None) -> list[dict]:
     """`docker diff`: Kind 0 modified, 1 added, 2 deleted, with docker's rules:
     a whiteout is a deletion, a path some image layer has is a modification, the
     parent of an addition or deletion is a modification; an opaque directory is
@@ -244,7 +250,7 @@ def changes(upper: str, lower_dirs: list[str]) -> list[dict]:
     entries = scan_upper(upper)
     out: list[dict] = []
     with Lowers(lower_dirs) as lowers:
-        hidden = init_leftovers(entries, lowers)
+        hidden = init_leftovers(entries, lowers, idmap)
         changed_dirs: set[str] = set()
 
         def record(path: str, kind: int, is_dir: bool) -> None:
@@ -308,7 +314,9 @@ class _LayerTar(TreeTar):
             info.uid, info.gid = st.st_uid, st.st_gid
             info.uname = info.gname = ""
             info.mtime = int(st.st_mtime)
-            self.header(info)
+            # The kernel writes whiteouts as the mounter: under a remap they are not the
+            # container's files, and docker leaves their owner as it is too.
+            self.header(info, shift=info.uid != 0)
             return
         super().entry(dir_fd, name, arcname, st)
 
@@ -334,14 +342,18 @@ class LayerFromUpper:
     size: int
 
 
-def layer_from_upper(snaps: OverlaySnapshotter, upper: str, lower_dirs: list[str]) -> LayerFromUpper:
+def layer_from_upper(snaps: OverlaySnapshotter, upper: str, lower_dirs: list[str],
+                     idmap: IdMapping | None = None) -> LayerFromUpper:
     """Write the rw layer as a tar and apply that same stream into a staging
     directory, so the stored layer is exactly what its diff id names. Blocking:
-    run it in a thread."""
+    run it in a thread. A remapped container's ids are shifted back (its mapping
+    is found beside its upper dir when not given)."""
     _check_overlay_features()
+    if idmap is None:
+        idmap = snaps.upper_idmap(upper)
     entries = scan_upper(upper)
     with Lowers(lower_dirs) as lowers:
-        hidden = {"/".join(p) for p in init_leftovers(entries, lowers)}
+        hidden = {"/".join(p) for p in init_leftovers(entries, lowers, idmap)}
     staging = snaps.new_staging_dir()
     read_fd, write_fd = os.pipe()
     failure: list[BaseException] = []
@@ -349,7 +361,7 @@ def layer_from_upper(snaps: OverlaySnapshotter, upper: str, lower_dirs: list[str
     def produce() -> None:
         try:
             with open(write_fd, "wb", buffering=0) as sink:
-                tar = _LayerTar(sink)
+                tar = _LayerTar(sink, idmap)
                 top = os.open(upper, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
                 try:
                     tar.add_tree(top, None, "", include_top=False,

@@ -24,7 +24,10 @@ import os
 import stat
 import tarfile
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from berth.runtime.userns import IdMapping
 
 BLOCK = 512
 END_OF_ARCHIVE = b"\0" * (2 * BLOCK)
@@ -49,8 +52,10 @@ class Sink(Protocol):
 class TreeTar:
     """A tar stream written entry by entry into `sink` (anything with write())."""
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, idmap: IdMapping | None = None) -> None:
         self._sink = sink
+        # --userns-remap: the tree holds host (shifted) ids; headers carry the container's.
+        self.idmap = idmap
         self._buf = bytearray()
         self._links: dict[tuple[int, int], str] = {}
         self._first = True
@@ -72,7 +77,9 @@ class TreeTar:
         self._emit(END_OF_ARCHIVE)
         self.flush()
 
-    def header(self, info: tarfile.TarInfo) -> None:
+    def header(self, info: tarfile.TarInfo, shift: bool = True) -> None:
+        if self.idmap is not None and shift:
+            info.uid, info.gid = self.idmap.to_container(info.uid, info.gid)
         if self._first:
             self._first = False
             if info.name.encode("utf-8", "surrogateescape").startswith(_COMPRESSION_MAGIC):

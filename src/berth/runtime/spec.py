@@ -97,6 +97,8 @@ class SpecRequest:
     link_env: list[str] = field(default_factory=list)
     # Host directory backing /dev/shm (shareable IPC); None = a private tmpfs.
     shm_path: str | None = None
+    # --userns-remap: the container's runtime/userns.IdMapping (None: the host's user namespace).
+    idmap: Any = None
 
 
 # ---------------------------------------------------------------- security options
@@ -505,6 +507,8 @@ def build_namespaces(req: SpecRequest, cgroups: host.CgroupInfo) -> list[dict]:
             ns.append({"type": kind, "path": path})
         else:
             ns.append({"type": kind})
+    if req.idmap is not None:
+        ns.append({"type": "user"})
     cgroupns = hc.get("CgroupnsMode") or ("private" if cgroups.is_v2 else "host")
     if cgroupns == "private":
         ns.append({"type": "cgroup"})
@@ -564,6 +568,8 @@ def build_spec(req: SpecRequest) -> dict:
     }
     if req.cgroups_path:
         linux["cgroupsPath"] = req.cgroups_path
+    if req.idmap is not None:
+        linux["uidMappings"], linux["gidMappings"] = req.idmap.oci()
     sysctls = validate_sysctls(hc.get("Sysctls") or {}, hc, req.netns)
     if sysctls:
         linux["sysctl"] = sysctls

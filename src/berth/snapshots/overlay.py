@@ -8,11 +8,18 @@ so that a long lowerdir chain stays within the kernel's one-page mount data.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+from typing import TYPE_CHECKING
 
 from berth.snapshots import mount as m
 from berth.snapshots.remove import remove_tree
+
+if TYPE_CHECKING:
+    from berth.runtime.userns import IdMapping
+
+IDMAP_FILE = "idmap.json"  # in a remapped container's snapshot dir: its id mapping
 
 
 class OverlaySnapshotter:
@@ -57,29 +64,93 @@ class OverlaySnapshotter:
     def merged_dir(self, cid: str) -> str:
         return os.path.join(self.containers_dir, cid, "merged")
 
-    def prepare(self, cid: str) -> None:
+    def prepare(self, cid: str, idmap: IdMapping | None = None) -> None:
+        """The rw layer's directories. With `idmap` (--userns-remap) the upper dir is
+        owned by the remapped root, and the mapping is kept beside it for every later
+        mount, commit and archive of this container."""
         base = self.container_dir(cid)
         for sub in ("upper", "work", "merged"):
             os.makedirs(os.path.join(base, sub), exist_ok=True)
+        if idmap is not None:
+            root = idmap.root
+            for sub in ("upper", "work", "merged"):
+                os.chown(os.path.join(base, sub), *root)
+            tmp = os.path.join(base, IDMAP_FILE + ".tmp")
+            with open(tmp, "w") as f:
+                json.dump(idmap.to_doc(), f)
+            os.rename(tmp, os.path.join(base, IDMAP_FILE))
 
-    def mount(self, cid: str, lower_cache_ids: list[str]) -> str:
-        """Mount the container's rootfs; lower_cache_ids go top-most first."""
+    def idmap(self, cid: str) -> IdMapping | None:
+        """The id mapping the container was created with (None: not remapped)."""
+        try:
+            with open(os.path.join(self.container_dir(cid), IDMAP_FILE)) as f:
+                doc = json.load(f)
+        except FileNotFoundError:
+            return None
+        from berth.runtime.userns import IdMapping
+
+        return IdMapping.from_doc(doc)
+
+    def upper_idmap(self, upper: str) -> IdMapping | None:
+        """idmap() for a container's upper directory path (commit's callers pass paths)."""
+        base = os.path.dirname(os.path.normpath(upper))
+        if os.path.dirname(base) != os.path.normpath(self.containers_dir):
+            return None
+        return self.idmap(os.path.basename(base))
+
+    def mount(self, cid: str, lower_cache_ids: list[str], idmap: IdMapping | None = None) -> str:
+        """Mount the container's rootfs; lower_cache_ids go top-most first. A remapped
+        container's layers are seen through idmapped mounts (idmap/<n> in its dir)."""
         base = self.container_dir(cid)
         merged = os.path.join(base, "merged")
         if m.is_mounted(merged):
             return merged
+        if idmap is None:
+            idmap = self.idmap(cid)
         lowers = [self.layer_diff(c) for c in lower_cache_ids]
         if not lowers:
             empty = os.path.join(base, "empty")
             os.makedirs(empty, exist_ok=True)
             lowers = [empty]
+        if idmap is not None:
+            lowers = self._idmapped_lowers(cid, lowers, idmap)
         data = f"lowerdir={':'.join(lowers)},upperdir={base}/upper,workdir={base}/work"
-        m.mount("overlay", merged, "overlay", 0, data)
+        try:
+            m.mount("overlay", merged, "overlay", 0, data)
+        except BaseException:
+            if idmap is not None:
+                self._unmount_idmaps(cid)
+            raise
         return merged
+
+    def _idmapped_lowers(self, cid: str, lowers: list[str], idmap: IdMapping) -> list[str]:
+        from berth.snapshots.idmap import bind_idmapped
+
+        self._unmount_idmaps(cid)  # left by a crash between mount and unmount
+        top = os.path.join(self.container_dir(cid), "idmap")
+        os.makedirs(top, exist_ok=True)
+        out = []
+        try:
+            for n, lower in enumerate(lowers):
+                point = os.path.join(top, str(n))
+                os.makedirs(point, exist_ok=True)
+                bind_idmapped(lower, point, idmap)
+                out.append(point)
+        except BaseException:
+            self._unmount_idmaps(cid)
+            raise
+        return out
+
+    def _unmount_idmaps(self, cid: str) -> None:
+        top = os.path.join(self.container_dir(cid), "idmap")
+        if os.path.isdir(top):
+            for point in m.mounts_under(top):
+                m.unmount(point, lazy=True)
 
     def unmount(self, cid: str) -> None:
         for point in m.mounts_under(self.merged_dir(cid)):
             m.unmount(point, lazy=True)
+        self._unmount_idmaps(cid)
 
     def remove(self, cid: str) -> None:
         self.unmount(cid)
