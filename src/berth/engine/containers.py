@@ -43,6 +43,7 @@ class EngineConfig:
     init_binary: str | None
     log_driver: str = "json-file"   # daemon.json "log-driver" / "log-opts": defaults for containers
     log_opts: dict = field(default_factory=dict)
+    idmap: object = None            # --userns-remap: runtime/userns.IdMapping for new containers
 
 
 class ContainerService:
@@ -125,6 +126,9 @@ class ContainerService:
         image = self.images.resolve(image_ref)
         host_config = create_config.host_config(body.get("HostConfig") or {},
                                                 (self.cfg.log_driver, self.cfg.log_opts))
+        if self.cfg.idmap is not None:  # --userns-remap: dockerd's refusals (privileged, host ns)
+            from berth.runtime.userns import check_container
+            check_container(host_config)
         warnings += create_config.validate_host_config(host_config, self.cfg.runtimes,
                                                        networks=self.networking is not None)
         config = create_config.container_config(body)
@@ -178,7 +182,7 @@ class ContainerService:
             "_ImageSize": image.size,
         }
         os.makedirs(state_dir, exist_ok=True)
-        self.snaps.prepare(cid)
+        self.snaps.prepare(cid, None if host_config.get("UsernsMode") == "host" else self.cfg.idmap)
         state = new_state()
         # The row is the commit point: a crash before it leaves only directories
         # that reconcile() removes; after it, a complete container.
@@ -255,7 +259,8 @@ class ContainerService:
         from berth.runtime.spec import SpecRequest, build_spec  # heavy: import on first start
 
         image_chain = c.doc.get("_LayerChain", [])
-        rootfs = self.snaps.mount(c.id, self.images.cache_ids_for_chain(image_chain))
+        idmap = self.snaps.idmap(c.id)  # set at create under --userns-remap
+        rootfs = self.snaps.mount(c.id, self.images.cache_ids_for_chain(image_chain), idmap)
         cfg, hc = c.config, c.host_config
         env = list(cfg.get("Env") or [])
         check_command(rootfs, c.doc["Path"], env, cfg.get("WorkingDir") or "/")
@@ -271,6 +276,12 @@ class ContainerService:
         link_env: list[str] = []
         if self.networking is not None:  # bridge networks: netns, veths, ports, /etc files, DNS
             netns, link_env = await self.networking.attach(c, netns)
+        if idmap is not None:  # hostname/hosts/resolv.conf belong to the remapped root, as under docker
+            for name in ("hostname", "hosts", "resolv.conf"):
+                try:
+                    os.chown(os.path.join(self.state_dir(c.id), name), *idmap.root)
+                except FileNotFoundError:
+                    pass
         spec = build_spec(SpecRequest(
             container_id=c.id,
             rootfs=rootfs,
@@ -283,6 +294,7 @@ class ContainerService:
             cgroups_path=f"/berth/{c.id}",
             init_binary=self.cfg.init_binary,
             seccomp_profile=None,
+            idmap=idmap,
         ))
         self.mounts.adjust_spec(c, spec)  # rootfs propagation for shared/slave binds (engine/mounts.py)
         with open(os.path.join(run_dir, "config.json"), "w") as f:
@@ -572,7 +584,13 @@ class ContainerService:
         previous = c.state.get("Status")
         c.state["Status"] = "removing"
         # Mark first: a daemon killed from here on finishes the removal at restart.
-        self.md.execute("UPDATE containers SET removing=1, state=? WHERE id=?", (dumps(c.state), c.id))
+        try:
+            self.md.execute("UPDATE containers SET removing=1, state=? WHERE id=?", (dumps(c.state), c.id))
+        except System as e:
+            if "no space left" not in e.message:
+                raise
+            await self._make_room_to_remove(c)
+            self.md.execute("UPDATE containers SET removing=1, state=? WHERE id=?", (dumps(c.state), c.id))
         if c.running:
             done = self._exit_future(c)
             c.stop_requested = True
@@ -591,6 +609,28 @@ class ContainerService:
             if not fut.done():
                 fut.set_result(int(c.state.get("ExitCode", 0)))
         c.remove_waiters = []
+
+    async def _make_room_to_remove(self, c: Container) -> None:
+        """The disk is full and `rm` must still work (it is how users free space): empty
+        the log of the container being removed and stop it, so its writes stop."""
+        log.warning("no space left on the data root: emptying the log of %s to remove it", c.id[:12])
+        log_path = c.doc.get("LogPath") or ""
+        for path in [log_path] + [f"{log_path}.{n}" for n in range(1, 10)]:
+            try:
+                if path == log_path:
+                    os.truncate(path, 0)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass
+        if c.running:
+            done = self._exit_future(c)
+            c.stop_requested = True
+            await self._signal(c, sig.SIGKILL)
+            try:
+                await asyncio.wait_for(done, 30)
+            except asyncio.TimeoutError:
+                pass
 
     def _finish_removal(self, cid: str) -> None:
         if self.networking is not None:
