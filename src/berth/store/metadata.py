@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from typing import Any
+from typing import Any, Callable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -45,11 +45,27 @@ CREATE INDEX IF NOT EXISTS containers_by_image ON containers(image_id);
 """
 
 
+def _disk_full(e: sqlite3.OperationalError) -> bool:
+    return "full" in str(e)
+
+
+def _no_space(e: sqlite3.OperationalError) -> Exception:
+    from berth.errors import System
+
+    return System(f"cannot write metadata: no space left on device ({e})")
+
+
 class Metadata:
     """A thin, synchronous wrapper: each call is sub-millisecond, so the
-    event loop calls it directly rather than paying a thread hop."""
+    event loop calls it directly rather than paying a thread hop.
 
-    def __init__(self, path: str) -> None:
+    `on_full` is called when a write fails for lack of space; if it frees some
+    (store/reserve.py) the write is retried once, else the caller gets docker's
+    "no space left on device" as a System error.
+    """
+
+    def __init__(self, path: str, on_full: Callable[[], bool] | None = None) -> None:
+        self.on_full = on_full
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
@@ -67,7 +83,19 @@ class Metadata:
 
     def execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         with self._lock:
-            return self._db.execute(sql, args)
+            try:
+                return self._db.execute(sql, args)
+            except sqlite3.OperationalError as e:
+                if not _disk_full(e):
+                    raise
+                if self.on_full is None or not self.on_full():
+                    raise _no_space(e) from None
+                try:
+                    return self._db.execute(sql, args)
+                except sqlite3.OperationalError as again:
+                    if _disk_full(again):
+                        raise _no_space(again) from None
+                    raise
 
     def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -90,6 +118,13 @@ class _Tx:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             self.md._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        except sqlite3.OperationalError as e:
+            if not _disk_full(e):
+                raise
+            self.md._db.execute("ROLLBACK")
+            if self.md.on_full is not None:
+                self.md.on_full()  # the caller's next attempt can succeed
+            raise _no_space(e) from None
         finally:
             self.md._lock.release()
 
