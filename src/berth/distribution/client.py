@@ -40,6 +40,7 @@ DEFAULT_INDEX = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 CERTS_DIRS = ("/etc/berth/certs.d", "/etc/docker/certs.d")
 USER_AGENT = "berth/1.0 (distribution client)"
+_SCHEME_SEEN: dict[str, str] = {}  # host -> the scheme its /v2/ answered on (insecure registries)
 _CHALLENGE_PARAM = re.compile(r'([a-zA-Z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 
 
@@ -301,6 +302,8 @@ class Registry:
         schemes = ["https"]
         if is_insecure(self.host, self.insecure):
             schemes.append("http")
+            if _SCHEME_SEEN.get(self.host) == "http":
+                schemes = ["http", "https"]  # what answered last time goes first
         last: BerthError | None = None
         for scheme in schemes:
             try:
@@ -311,6 +314,7 @@ class Registry:
             body = resp.read()
             if resp.status in (200, 401):
                 self.scheme = scheme
+                _SCHEME_SEEN[self.host] = scheme
                 if resp.status == 401:
                     self._challenge = parse_challenge(resp.header("WWW-Authenticate"))
                 self._pinged = True

@@ -18,6 +18,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -379,6 +380,7 @@ class Puller:
             raise_for(resp, f'Get "{reg.url(path)}"')
         meter = prog.Meter(self.emit, "Downloading", j.ident, size)
         meter.current = have
+        started = time.monotonic()
         staging = self.store.snaps.new_staging_dir()
         j.staging = staging
         mode = "r+b" if have else "w+b"
@@ -413,7 +415,8 @@ class Puller:
             part.flush()
         resp.release()
         meter.send()
-        log.debug("layer %s: %d bytes from the network, %d resumed", digest, tee.net_bytes, have)
+        log.debug("layer %s: %d bytes from the network, %d resumed, fetched and applied in %.2f s",
+                  digest, tee.net_bytes, have, time.monotonic() - started)
         prog.layer_status(self.emit, "Verifying Checksum", j.ident)
         if "sha256:" + tee.sha.hexdigest() != digest or (size and tee.total != size):
             os.unlink(part_path)
