@@ -277,3 +277,14 @@ def test_bad_short_syntax():
         parse_port("80-79", "x")
     with pytest.raises(ComposeError):
         parse_volume("/a:/b:bogus", "x")
+
+
+def test_override_file_next_to_the_default_file(tmp_path):
+    write(tmp_path, "compose.yaml", "services:\n  web: {image: busybox, environment: {A: '1'}}\n")
+    write(tmp_path, "compose.override.yaml", "services:\n  web: {environment: {B: '2'}}\n")
+    p = load_project(ProjectOptions(environ={}, cwd=str(tmp_path)))
+    assert p.config_files == [str(tmp_path / "compose.yaml"), str(tmp_path / "compose.override.yaml")]
+    assert p.services["web"].config["environment"] == {"A": "1", "B": "2"}
+    # an explicit -f leaves the override file alone
+    p = load_project(ProjectOptions(files=[str(tmp_path / "compose.yaml")], environ={}))
+    assert p.services["web"].config["environment"] == {"A": "1"}

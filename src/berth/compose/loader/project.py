@@ -16,6 +16,8 @@ from .merge import merge_documents, strip_markers
 from .normalize import check_cycles, check_references, normalize_resource, normalize_service
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
+                  "docker-compose.override.yaml")
 _NAME_OK = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -90,7 +92,13 @@ def load_project(opts: ProjectOptions) -> Project:
         files = [f for f in env["COMPOSE_FILE"].split(sep) if f]
         files = [os.path.join(pre_dir, f) if not os.path.isabs(f) else f for f in files]
     if not files:
-        files = [find_default_file(pre_dir)]
+        found = find_default_file(pre_dir)
+        files = [found]
+        for name in OVERRIDE_FILES:  # found next to the default file, merged over it
+            candidate = os.path.join(os.path.dirname(found), name)
+            if os.path.isfile(candidate):
+                files.append(candidate)
+                break
     files = [f if f == "-" else os.path.abspath(os.path.join(cwd, f)) for f in files]
     for f in files:
         if f != "-" and not os.path.exists(f):
