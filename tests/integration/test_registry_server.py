@@ -436,10 +436,15 @@ def test_manifest_lists_indexes_and_accept_negotiation(srv):
     assert put_manifest(srv, "multi/app", "oci", oci, OCI_MANIFEST)[0] == 201
     status, _, body = srv.req("GET", "/v2/multi/app/manifests/oci", headers={"Accept": DOCKER_MANIFEST})
     assert status == 404 and error_code(body) == "MANIFEST_UNKNOWN"
+    assert json.loads(body)["errors"][0]["message"] == \
+        "OCI manifest found, but accept header does not support OCI manifests"
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
         {"mediaType": OCI_MANIFEST, "digest": digest(oci), "size": len(oci)}]}).encode()
     assert put_manifest(srv, "multi/app", "index", index, OCI_INDEX)[0] == 201
     assert srv.req("GET", "/v2/multi/app/manifests/index", headers={"Accept": OCI_INDEX})[2] == index
+    status, _, body = srv.req("GET", "/v2/multi/app/manifests/index", headers={"Accept": OCI_MANIFEST})
+    assert status == 404 and error_code(body) == "MANIFEST_UNKNOWN"  # as distribution 2.8: no fallback
+    assert srv.req("GET", "/v2/multi/app/manifests/index")[1]["Content-Type"] == OCI_INDEX
     # an index naming a manifest the repository does not hold
     bad = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
         {"mediaType": OCI_MANIFEST, "digest": digest(b"ghost"), "size": 5}]}).encode()

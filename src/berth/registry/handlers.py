@@ -183,16 +183,18 @@ async def manifest(request: web.Request, r: Route, reg: Registry) -> web.StreamR
 
 
 def _substitute(reg: Registry, name: str, rec: Any, data: bytes, accept: set[str]) -> tuple[Any, bytes]:
-    """distribution 2.8: an old client gets the default platform's image instead of a list."""
-    if rec.media_type in mf.LIST_TYPES:
+    """distribution 2.8: an old client gets the default platform's image instead of a Docker
+    manifest list; an OCI index or manifest it does not accept is a 404 (checked against
+    Debian's docker-registry 2.8)."""
+    if rec.media_type == mf.DOCKER_LIST:
         child = mf.default_platform_child(data)
         child_rec = reg.storage.manifest(name, child) if child else None
         if child_rec is not None and (child_rec.media_type in accept or child_rec.media_type == mf.DOCKER_MANIFEST):
             return child_rec, _read(child_rec.path)
-    kind = {mf.OCI_MANIFEST: "OCI manifest", mf.OCI_INDEX: "OCI index",
-            mf.DOCKER_LIST: "manifest list"}.get(rec.media_type, rec.media_type)
+    kind, kinds = {mf.OCI_MANIFEST: ("OCI manifest", "OCI manifests"), mf.OCI_INDEX: ("OCI index", "OCI indexes"),
+                   mf.DOCKER_LIST: ("manifest list", "manifest lists")}.get(rec.media_type, (rec.media_type,) * 2)
     raise RegistryError("MANIFEST_UNKNOWN", {"digest": rec.digest},
-                        message=f"{kind} found, but accept header does not support {kind}s")
+                        message=f"{kind} found, but accept header does not support {kinds}")
 
 
 async def put_manifest(request: web.Request, r: Route, reg: Registry) -> web.StreamResponse:

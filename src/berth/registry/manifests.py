@@ -148,8 +148,11 @@ def must_substitute(stored_type: str, accept: set[str]) -> bool:
     """Whether a GET by tag may not answer with the stored type (distribution 2.8's rules).
 
     A client that lists manifest media types but not the stored one gets, for a
-    list/index, the default platform's manifest, and for an OCI manifest a 404.
-    Docker schema 2 is always served (schema 1 conversion is not implemented).
+    Docker manifest list, the default platform's manifest, and for an OCI index or
+    manifest a 404. Docker schema 2 is always served (distribution 2.8 would try a
+    schema 1 conversion; Berth does not implement schema 1). Without an Accept
+    header the stored type is served (distribution 2.8 answers 404 for OCI types
+    there; Berth follows the OCI spec and distribution 3).
     """
     if not accept or "*/*" in accept or stored_type in accept:
         return False
