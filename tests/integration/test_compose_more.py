@@ -17,11 +17,11 @@ from harness import SRC, api
 pytestmark = pytest.mark.integration
 
 
-def compose(sandbox, d: Path, *args, name: str = "more", timeout: float = 120):
+def compose(sandbox, d: Path, *args, name: str = "more", timeout: float = 120, env: dict | None = None):
     (d / "compose.yaml").exists() or pytest.fail("no compose.yaml")
     return subprocess.run([sys.executable, "-m", "berth.cli.main", "compose", "-p", name,
                            "-f", str(d / "compose.yaml"), *args],
-                          env=dict(sandbox.env(), PYTHONPATH=SRC), capture_output=True, text=True,
+                          env=dict(sandbox.env(), PYTHONPATH=SRC, **(env or {})), capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
@@ -244,13 +244,23 @@ def test_secrets_configs_and_container_options(sandbox, tmp_path, down):
             secrets: [token]
             configs: [{source: settings, target: /etc/settings.txt}]
             command: ["sh", "-c", "cat /run/secrets/token /etc/settings.txt; echo; id -u; pwd; hostname; touch /x 2>/dev/null || echo ro; touch ok && echo tmpfs"]
-        secrets: {token: {file: ./s.txt}}
-        configs: {settings: {file: ./c.txt}}
+          injected:
+            image: busybox
+            secrets: [{source: fromenv, target: envtoken, mode: 0400}]
+            configs: [{source: inline, target: /etc/inline.txt}]
+            command: ["sh", "-c", "cat /run/secrets/envtoken /etc/inline.txt; echo; stat -c %a /run/secrets/envtoken"]
+        secrets: {token: {file: ./s.txt}, fromenv: {environment: SECRET_VAR}}
+        configs: {settings: {file: ./c.txt}, inline: {content: "-inline"}}
     """)
     down.append((d, "opts"))
-    r = compose(sandbox, d, "run", "--rm", "-T", "app", name="opts")
+    r = compose(sandbox, d, "run", "--rm", "-T", "app", name="opts", env={"SECRET_VAR": "-env"})
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["s3cretconf", "1000", "/scratch", "apphost", "ro", "tmpfs"]
+    r = compose(sandbox, d, "run", "--rm", "-T", "injected", name="opts", env={"SECRET_VAR": "from-env"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["from-env-inline", "400"]
+    r = compose(sandbox, d, "run", "--rm", "-T", "injected", name="opts")
+    assert r.returncode == 1 and 'environment variable SECRET_VAR for secret "fromenv" is not set' in r.stderr
 
 
 def test_small_verbs_and_listing(sandbox, tmp_path, down):

@@ -16,7 +16,8 @@ from typing import Any
 
 from ..cli.command import APIError
 from . import engine as L
-from .create_body import config_hash, container_name, create_body, endpoint, hashed_config, network_name, sorted_networks
+from .create_body import (config_hash, container_name, create_body, endpoint, hashed_config, injected_files,
+                          network_name, sorted_networks)
 from .engine import Engine
 from .errors import ComposeError
 from .model import Project, Service
@@ -314,6 +315,32 @@ class Converger:
             self.engine.call("POST", f"/networks/{network_name(self.project, key)}/connect", None,
                              {"Container": cid, "EndpointConfig": endpoint(self.project, svc, key, cname)})
 
+    def inject_files(self, svc: Service, cid: str) -> None:
+        """Environment/content secrets and configs, copied in before the first start."""
+        files = injected_files(self.project, svc)
+        if not files:
+            return
+        import io
+        import tarfile
+
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            dirs: set[str] = set()
+            for path, data, mode, uid, gid in files:
+                parts = path.strip("/").split("/")
+                for i in range(1, len(parts)):
+                    d = "/".join(parts[:i])
+                    if d not in dirs:
+                        dirs.add(d)
+                        info = tarfile.TarInfo(d)
+                        info.type, info.mode = tarfile.DIRTYPE, 0o755
+                        tar.addfile(info)
+                info = tarfile.TarInfo("/".join(parts))
+                info.size, info.mode, info.uid, info.gid = len(data), mode, uid, gid
+                tar.addfile(info, io.BytesIO(data))
+        self.engine.stream("PUT", f"/containers/{cid}/archive", {"path": "/"}, raw_body=buf.getvalue(),
+                           headers=[("Content-Type", "application/x-tar")]).read()
+
     def create_container(self, svc: Service, number: int, image_id: str,
                          keep_anonymous: dict[str, str] | None = None) -> tuple[str, str]:
         cname = container_name(self.project, svc, number)
@@ -322,6 +349,7 @@ class Converger:
         cid = self.engine.create(cname, body)
         try:
             self._connect_extra_networks(svc, cid, cname)
+            self.inject_files(svc, cid)
         except BaseException:
             self.engine.remove(cid, force=True)
             raise

@@ -121,21 +121,53 @@ def _mount(project: Project, vol: dict) -> dict:
     return m
 
 
+def _secret_target(kind: str, ref: dict) -> str:
+    target = ref.get("target") or ref["source"]
+    if not target.startswith("/"):
+        target = ("/run/secrets/" if kind == "secrets" else "/") + target
+    return target
+
+
 def _file_mounts(project: Project, svc: Service) -> list[dict]:
     """File-based secrets and configs, bind-mounted read-only as docker compose does."""
     out = []
-    for kind, table, default_dir in (("secrets", project.secrets, "/run/secrets/"),
-                                     ("configs", project.configs, "/")):
+    for kind, table in (("secrets", project.secrets), ("configs", project.configs)):
         for ref in svc.config.get(kind) or []:
             item = table[ref["source"]].config
-            if not item.get("file"):
+            if item.get("external"):
                 from .errors import ComposeError
 
-                raise ComposeError(f'{kind[:-1]} "{ref["source"]}": only file-based {kind} are supported')
-            target = ref.get("target") or ref["source"]
-            if not target.startswith("/"):
-                target = default_dir + target
-            out.append({"Type": "bind", "Source": item["file"], "Target": target, "ReadOnly": True})
+                raise ComposeError(f'{kind[:-1]} "{ref["source"]}": external {kind} need swarm, which berth does not do')
+            if item.get("file"):
+                out.append({"Type": "bind", "Source": item["file"], "Target": _secret_target(kind, ref),
+                            "ReadOnly": True})
+    return out
+
+
+def injected_files(project: Project, svc: Service) -> list[tuple[str, bytes, int, int, int]]:
+    """Secrets from `environment:` and configs from `content:`/`environment:`, as
+    (path, data, mode, uid, gid) to copy into the container before it starts."""
+    out = []
+    for kind, table in (("secrets", project.secrets), ("configs", project.configs)):
+        for ref in svc.config.get(kind) or []:
+            item = table[ref["source"]].config
+            if item.get("file") or item.get("external"):
+                continue
+            if item.get("environment"):
+                value = project.environment.get(item["environment"])
+                if value is None:
+                    from .errors import ComposeError
+
+                    raise ComposeError(f'environment variable {item["environment"]} for {kind[:-1]} '
+                                       f'"{ref["source"]}" is not set')
+                data = value.encode()
+            elif "content" in item:
+                data = str(item["content"]).encode()
+            else:
+                continue
+            mode = ref.get("mode", 0o444)
+            mode = int(mode, 8) if isinstance(mode, str) else int(mode)
+            out.append((_secret_target(kind, ref), data, mode, int(ref.get("uid") or 0), int(ref.get("gid") or 0)))
     return out
 
 

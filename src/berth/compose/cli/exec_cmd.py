@@ -173,6 +173,7 @@ def run_run(ctx: ComposeContext, v: Values, args: list[str]) -> int:
         body["HostConfig"]["AutoRemove"] = False  # removed by us after the exit code is read
     cid = engine.create(cname, body)
     conv._connect_extra_networks(one, cid, cname)
+    conv.inject_files(one, cid)
     if v.detach:
         engine.start(cid)
         ctx.cli.out.write(cname + "\n")

@@ -51,12 +51,21 @@ for _tag, _rx, _first in _RESOLVERS:
     ComposeYAMLLoader.add_implicit_resolver(_tag, _rx, _first)
 
 
-def _int(loader: Any, node: Any) -> int:
+def _int(loader: Any, node: Any) -> Any:
+    """Integers as go-yaml reads them (strconv.ParseInt with base 0): `0o17`, `0x1f`, and a
+    leading zero is octal too, so `mode: 0440` means what compose files mean by it."""
     text = loader.construct_scalar(node).replace("_", "")
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-")
+    if body.startswith("0o"):
+        return sign * int(body[2:], 8)
+    if body.startswith("0x"):
+        return sign * int(body[2:], 16)
+    if len(body) > 1 and body.startswith("0"):
+        try:
+            return sign * int(body, 8)
+        except ValueError:
+            return text  # `09` is no number in Go either: it stays a string
     return int(text)
 
 
