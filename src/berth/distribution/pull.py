@@ -429,7 +429,6 @@ class Puller:
             raise InvalidParameter(f"layer {digest}: diff id {result.diff_id} does not match the config's {j.diff_id}")
         prog.layer_status(self.emit, "Download complete", j.ident)
         os.rename(part_path, self.cache.blobs.path(digest))
-        self.cache.record(j.diff_id, digest, j.desc.get("mediaType") or mf.DOCKER_LAYER, tee.total)
         j.size = result.size
 
     def _apply_stored(self, j: LayerJob) -> None:
@@ -454,6 +453,10 @@ class Puller:
             if j is not None and j.staging is not None:
                 self.store._commit_layer(j.staging, parent, diff_id, j.size)
                 j.staging = None
+                if self.cache.blobs.has(j.desc["digest"]):
+                    # recorded only now: a prune running meanwhile would drop a blob of no layer
+                    self.cache.record(diff_id, j.desc["digest"], j.desc.get("mediaType") or mf.DOCKER_LAYER,
+                                      int(j.desc.get("size") or 0))
             parent = cid
         ref = res.ref
         before = None
