@@ -381,3 +381,19 @@ def test_docker_sdk_networks(sandbox):
         sandbox.docker("rm", "-f", "sdk1")
         sandbox.docker("network", "rm", "sdknet")
         client.close()
+
+
+def test_connect_switches_to_embedded_dns_and_joiner_shares_it(sandbox):
+    ok(sandbox.docker("network", "create", "--subnet", "10.71.0.0/24", "dnsnet2"))
+    try:
+        ok(sandbox.docker("run", "-d", "--name", "target", "--network", "dnsnet2", "busybox", "sleep", "60"))
+        ok(sandbox.docker("run", "-d", "--name", "late", "busybox", "sleep", "60"))
+        ok(sandbox.docker("network", "connect", "dnsnet2", "late"))
+        out = ok(sandbox.docker("exec", "late", "sh", "-c", "cat /etc/resolv.conf; nslookup target"))
+        assert "nameserver 127.0.0.11" in out and "10.71.0.2" in out
+        out = ok(sandbox.docker("run", "--rm", "--network", "container:target", "busybox", "sh", "-c",
+                                "cat /etc/resolv.conf; nslookup late"))
+        assert "nameserver 127.0.0.11" in out and "10.71.0.3" in out
+    finally:
+        sandbox.docker("rm", "-f", "target", "late")
+        sandbox.docker("network", "rm", "dnsnet2")

@@ -206,7 +206,8 @@ class NetworkService(NetworkAdmin):
             except BerthError:
                 raise InvalidParameter(f"could not get container for {link.name}") from None
         primary = self.get(mode)
-        hc["NetworkMode"] = primary["Name"] if mode == primary["Id"] else mode
+        if mode == primary["Id"]:
+            hc["NetworkMode"] = primary["Name"]
         if primary["Name"] in ("host", "none"):
             ns = network_settings(primary["Name"])
             ns["Networks"][primary["Name"]]["NetworkID"] = primary["Id"]
@@ -251,6 +252,8 @@ class NetworkService(NetworkAdmin):
     async def attach(self, c, netns: str | None) -> tuple[str | None, list[str]]:
         """Give a starting container its namespace and endpoints; returns (netns path, link env)."""
         mode = c.host_config.get("NetworkMode") or "bridge"
+        if mode.startswith("container:"):
+            self._share_etc(c, mode.split(":", 1)[1])
         if mode in ("host", "none") or mode.startswith("container:"):
             return netns, []
         assert self.netlink is not None
@@ -373,6 +376,23 @@ class NetworkService(NetworkAdmin):
         etc_files.write_atomic(os.path.join(state_dir, "resolv.conf"), etc_files.resolv_text(
             embedded, hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or []))
 
+    def _share_etc(self, c, ref: str) -> None:
+        """A container in another's namespace sees that one's hosts and resolv.conf (docker's
+        joiner gets 127.0.0.11 when the other is on a user network)."""
+        try:
+            other = self.containers.get(ref)
+        except BerthError:
+            return
+        if not other.doc["NetworkSettings"].get("SandboxKey"):
+            return
+        for name in ("hosts", "resolv.conf"):
+            try:
+                with open(os.path.join(self.containers.state_dir(other.id), name)) as f:
+                    text = f.read()
+            except OSError:
+                continue
+            etc_files.write_atomic(os.path.join(self.containers.state_dir(c.id), name), text)
+
     def _default_gateway(self) -> str:
         bridge = self.get("bridge")
         return bridge["IPAM"]["Config"][0]["Gateway"]
@@ -383,8 +403,11 @@ class NetworkService(NetworkAdmin):
         nets = [self.nets.get(es.get("NetworkID", "")) for es in c.doc["NetworkSettings"]["Networks"].values()]
         user = [n for n in nets if n is not None and self.is_user_bridge(n)]
         if user:
+            hc = c.host_config
             await self.dns.start(c.id, os.path.join(self.netns_dir, c.id),
-                                 forward=not all(n.get("Internal") for n in user))
+                                 forward=not all(n.get("Internal") for n in user),
+                                 upstreams=hc.get("Dns") or None,
+                                 ndots_set=any(o.startswith("ndots:") for o in hc.get("DnsOptions") or []))
 
     async def _publish(self, c, mappings: list[ports_mod.Mapping], restore: bool = False) -> None:
         if not mappings:

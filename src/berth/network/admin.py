@@ -12,7 +12,7 @@ import os
 import secrets
 
 from berth.errors import Conflict, Forbidden, InvalidParameter, NotFound
-from berth.network import ipam
+from berth.network import etc_files, ipam
 from berth.network.docs import PREDEFINED, bridge_name, empty_endpoint, network_doc
 from berth.network.netlink import Netlink
 from berth.network.resolver import LiveNetwork
@@ -226,8 +226,16 @@ class NetworkAdmin:
                 ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
                 primary = not any(e.get("Gateway") for e in nets.values())
                 await self._join(c, net, es, path, ifname, primary)
+                had_user = any(self.is_user_bridge(self.nets[e["NetworkID"]]) for e in nets.values()
+                               if e.get("NetworkID") in self.nets)
                 nets[net["Name"]] = es
                 if self.is_user_bridge(net):
+                    if not had_user:
+                        # docker switches the container to the embedded DNS (in place: the file is bind-mounted)
+                        hc = c.host_config
+                        with open(os.path.join(self.containers.state_dir(c.id), "resolv.conf"), "w") as f:
+                            f.write(etc_files.resolv_text(True, hc.get("Dns") or [], hc.get("DnsSearch") or [],
+                                                          hc.get("DnsOptions") or []))
                     await self._start_dns(c)
             else:
                 nets[net["Name"]] = es
