@@ -106,3 +106,12 @@ def test_help_lists_subcommands():
     assert status == 0 and "  up " in out and "Usage:  berth compose [OPTIONS] COMMAND" in out
     status, out, _ = run("up", "--help")
     assert status == 0 and "--force-recreate" in out
+
+
+def test_config_escapes_dollars_so_the_output_reloads(tmp_path, monkeypatch):
+    (tmp_path / "compose.yaml").write_text("services:\n  s: {image: busybox, command: echo $$HOME}\n")
+    monkeypatch.chdir(tmp_path)
+    out = run("config")[1]
+    assert "- $$HOME" in out
+    (tmp_path / "again.yaml").write_text(out)
+    assert "- $$HOME" in run("-f", str(tmp_path / "again.yaml"), "config")[1]

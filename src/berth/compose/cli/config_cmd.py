@@ -105,6 +105,8 @@ def run_config(ctx: ComposeContext, v: Values, args: list[str]) -> int:
         text = to_yaml(data)
     else:
         raise ComposeError(f"unsupported format {v.format!r}")
+    if not v.no_interpolate:
+        text = text.replace("$", "$$")  # as compose: the output loads back to the same model
     if v.output:
         with open(v.output, "w", encoding="utf-8") as fh:
             fh.write(text)
