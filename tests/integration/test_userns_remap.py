@@ -1,0 +1,234 @@
+"""`berthd --userns-remap default` (issue 10): container root is an unprivileged host id.
+
+The sandbox's mount namespace gets a COPY of /etc bound over /etc before the
+daemon starts, so the `berthremap` user and its /etc/subuid and /etc/subgid
+ranges are made in the copy only; the host's /etc is compared before and after.
+Everything is checked from outside too: the host uid of the container's
+process, the owners on disk of what it writes, the owners in commit/cp/export
+tars (the container's ids, never the shifted ones).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from tests.harness import SRC, Sandbox, api
+
+pytestmark = [pytest.mark.integration, pytest.mark.compat]
+
+SIZE = 65536
+
+
+def _host_etc() -> dict[str, bytes]:
+    out = {}
+    for name in ("passwd", "group", "shadow", "subuid", "subgid"):
+        try:
+            with open(f"/etc/{name}", "rb") as f:
+                out[name] = f.read()
+        except FileNotFoundError:
+            out[name] = b""
+    return out
+
+
+@pytest.fixture(scope="module")
+def remapped(busybox_tar):
+    before = _host_etc()
+    sb = Sandbox()
+    try:
+        os.chmod(sb.dir, 0o711)  # mkdtemp's 0700 would keep the remapped root out of the data root
+        etc = os.path.join(sb.dir, "etc")
+        subprocess.run(["cp", "-a", "/etc", etc], check=True)
+        sb.nsenter(["mount", "--bind", etc, "/etc"], check=True)
+        sb.start_daemon("--userns-remap", "default")
+        sb.import_busybox(busybox_tar)
+        sb.etc = etc
+        sb.host_etc_before = before
+        yield sb
+    finally:
+        sb.close()
+    assert _host_etc() == before, "the host's /etc changed"
+
+
+def _start(sb: Sandbox) -> int:
+    """berthremap's first subordinate id, read from the sandbox's copy of /etc/subuid."""
+    with open(os.path.join(sb.etc, "subuid")) as f:
+        for line in f:
+            name, start, count = line.strip().split(":")
+            if name == "berthremap":
+                assert int(count) == SIZE
+                return int(start)
+    raise AssertionError("no berthremap range in the copy of /etc/subuid")
+
+
+def _ok(res: subprocess.CompletedProcess) -> str:
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_default_user_and_ranges_are_made_in_the_sandbox_etc_only(remapped):
+    with open(os.path.join(remapped.etc, "passwd")) as f:
+        assert any(line.startswith("berthremap:") for line in f)
+    start = _start(remapped)
+    with open(os.path.join(remapped.etc, "subgid")) as f:
+        assert f"berthremap:" in f.read()
+    assert start >= 100000
+    assert b"berthremap" not in remapped.host_etc_before["passwd"]
+    assert _host_etc() == remapped.host_etc_before
+    info = _ok(remapped.docker("info", "--format", "{{json .SecurityOptions}}"))
+    assert "name=userns" in info
+
+
+def test_container_root_is_the_first_subordinate_id(remapped):
+    start = _start(remapped)
+    out = _ok(remapped.docker("run", "--rm", "busybox", "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g"))
+    lines = [ln.split() for ln in out.strip().splitlines()]
+    assert lines[0] == ["0", str(start), str(SIZE)]
+    assert lines[1] == ["0", str(start), str(SIZE)]
+    assert lines[2:] == [["0"], ["0"]]
+
+
+def test_process_runs_as_the_host_id_and_exec_joins_the_namespace(remapped):
+    start = _start(remapped)
+    _ok(remapped.docker("run", "-d", "--name", "sleeper", "busybox", "sleep", "300"))
+    try:
+        pid = _ok(remapped.docker("inspect", "-f", "{{.State.Pid}}", "sleeper")).strip()
+        owner = _ok(remapped.nsenter(["stat", "-c", "%u:%g", f"/proc/{pid}"])).strip()
+        assert owner == f"{start}:{start}"
+        out = _ok(remapped.docker("exec", "sleeper", "sh", "-c", "id -u; cat /proc/self/uid_map"))
+        assert out.split()[:4] == ["0", "0", str(start), str(SIZE)]
+    finally:
+        remapped.docker("rm", "-f", "sleeper")
+
+
+def test_files_on_disk_are_shifted_and_image_files_look_root_owned(remapped):
+    start = _start(remapped)
+    out = _ok(remapped.docker("run", "--name", "writer", "busybox", "sh", "-c",
+                              "echo hi > /new && mkdir /d && chown 1000:1000 /d && rm /bin/ls && "
+                              "stat -c %u:%g /bin/busybox /etc/passwd /new"))
+    assert out.split() == ["0:0", "0:0", "0:0"]
+    upper = _ok(remapped.docker("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "writer")).strip()
+    st = os.stat(os.path.join(upper, "new"))
+    assert (st.st_uid, st.st_gid) == (start, start)
+    st = os.stat(os.path.join(upper, "d"))
+    assert (st.st_uid, st.st_gid) == (start + 1000, start + 1000)
+    # The shared image layers keep the container's ids on disk.
+    layers = os.path.join(remapped.data_root, "overlay", "layers")
+    owners = {os.stat(os.path.join(layers, c, "diff", "bin", "busybox")).st_uid
+              for c in os.listdir(layers) if os.path.exists(os.path.join(layers, c, "diff", "bin", "busybox"))}
+    assert owners == {0}
+    diff = _ok(remapped.docker("diff", "writer")).split("\n")
+    assert "A /new" in diff and "A /d" in diff and "D /bin/ls" in diff
+    assert not any(line.endswith("/etc/hostname") for line in diff)
+
+
+def test_commit_export_and_cp_out_carry_the_container_ids(remapped):
+    _ok(remapped.docker("commit", "writer", "remapped-commit"))
+    # In the host's user namespace a file shows its ids as stored: root-owned in the new layer.
+    out = _ok(remapped.docker("run", "--rm", "--userns=host", "remapped-commit", "sh", "-c",
+                              "stat -c %u:%g /new /d; test ! -e /bin/ls && echo gone"))
+    assert out.split() == ["0:0", "1000:1000", "gone"]
+    out = _ok(remapped.docker("run", "--rm", "remapped-commit", "stat", "-c", "%u:%g", "/new", "/d"))
+    assert out.split() == ["0:0", "1000:1000"]
+    with tarfile.open(fileobj=io.BytesIO(_export(remapped, "writer"))) as tf:
+        owners = {m.name.rstrip("/"): (m.uid, m.gid) for m in tf.getmembers()}
+    assert owners["new"] == (0, 0) and owners["d"] == (1000, 1000) and owners["bin/busybox"] == (0, 0)
+    res = subprocess.run(["docker", "cp", "writer:/d", "-"], capture_output=True, env=remapped.env())
+    assert res.returncode == 0, res.stderr
+    with tarfile.open(fileobj=io.BytesIO(res.stdout)) as tf:
+        assert [(m.name, m.uid, m.gid) for m in tf.getmembers()] == [("d", 1000, 1000)]
+
+
+def _export(sb: Sandbox, name: str) -> bytes:
+    res = subprocess.run(["docker", "export", name], capture_output=True, env=sb.env())
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def _tar(entries: list[tuple[str, int]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, uid in entries:
+            info = tarfile.TarInfo(name)
+            info.size, info.uid, info.gid, info.mode = 2, uid, uid, 0o644
+            tf.addfile(info, io.BytesIO(b"x\n"))
+    return buf.getvalue()
+
+
+def test_cp_in_shifts_ids_up_and_refuses_ids_past_the_range(remapped):
+    start = _start(remapped)
+    res = subprocess.run(["docker", "cp", "-", "writer:/tmp"], input=_tar([("a0", 0), ("a1000", 1000)]),
+                         capture_output=True, env=remapped.env())
+    assert res.returncode == 0, res.stderr
+    upper = _ok(remapped.docker("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "writer")).strip()
+    assert [(os.stat(os.path.join(upper, "tmp", n)).st_uid) for n in ("a0", "a1000")] == [start, start + 1000]
+    res = subprocess.run(["docker", "cp", "-", "writer:/tmp"], input=_tar([("big", 70000)]),
+                         capture_output=True, env=remapped.env())
+    assert res.returncode != 0
+    assert b"Container ID 70000 cannot be mapped to a host ID" in res.stderr
+    assert not os.path.exists(os.path.join(upper, "tmp", "big"))
+    res = subprocess.run(["docker", "cp", "writer:/tmp/a1000", "-"], capture_output=True, env=remapped.env())
+    with tarfile.open(fileobj=io.BytesIO(res.stdout)) as tf:
+        assert [(m.uid, m.gid) for m in tf.getmembers()] == [(1000, 1000)]
+
+
+def test_named_volume_is_writable_by_container_root_and_persists(remapped):
+    start = _start(remapped)
+    out = _ok(remapped.docker("run", "--rm", "-v", "remapvol:/data", "busybox", "sh", "-c",
+                              "echo kept > /data/f && stat -c %u:%g /data /data/f"))
+    assert out.split() == ["0:0", "0:0"]
+    out = _ok(remapped.docker("run", "--rm", "-v", "remapvol:/data", "busybox", "cat", "/data/f"))
+    assert out == "kept\n"
+    mountpoint = _ok(remapped.docker("volume", "inspect", "-f", "{{.Mountpoint}}", "remapvol")).strip()
+    st = os.stat(os.path.join(mountpoint, "f"))
+    assert (st.st_uid, st.st_gid) == (start, start)
+
+
+def test_userns_host_runs_without_the_mapping(remapped):
+    out = _ok(remapped.docker("run", "--rm", "--userns=host", "busybox", "cat", "/proc/self/uid_map"))
+    assert out.split() == ["0", "0", "4294967295"]
+    out = _ok(remapped.docker("run", "--rm", "--privileged", "--userns=host", "busybox", "cat", "/proc/self/uid_map"))
+    assert out.split() == ["0", "0", "4294967295"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--privileged"], "privileged mode is incompatible with user namespaces.  You must run the container "
+                       "in the host namespace when running privileged mode"),
+    (["--network", "host"], "cannot share the host's network namespace when user namespaces are enabled"),
+    (["--pid", "host"], "cannot share the host PID namespace when user namespaces are enabled"),
+])
+def test_docker_refusals_under_remap(remapped, flags, message):
+    res = remapped.docker("run", "--rm", *flags, "busybox", "true")
+    assert res.returncode == 125
+    assert f"Error response from daemon: {message}" in res.stderr
+
+
+def test_unknown_userns_mode_is_refused(remapped):
+    status, body = api(remapped, "POST", "/containers/create",
+                       {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"UsernsMode": "private"}})
+    assert status == 400
+    assert body["message"] == "invalid USER mode: private"
+
+
+def _berthd(sb: Sandbox, *args: str) -> subprocess.CompletedProcess:
+    d = os.path.join(sb.dir, "second")
+    argv = [sys.executable, "-m", "berth.daemon.main", "-H", f"unix://{d}/s.sock", "--data-root", f"{d}/data",
+            "--exec-root", f"{d}/run", "--pidfile", f"{d}/pid", "--config-file", sb.config_file, *args]
+    return subprocess.run(sb.nsenter_argv(argv), capture_output=True, text=True, timeout=30,
+                          env=dict(os.environ, PYTHONPATH=SRC))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("nosuchuser", "can't create ID mappings: Error during uid lookup for 'nosuchuser'"),
+    ("daemon", "can't create ID mappings: no subuid ranges found for user 'daemon' in /etc/subuid"),
+    ("a:b:c", "Invalid user/group specification in --userns-remap: 'a:b:c'"),
+])
+def test_daemon_refuses_a_mapping_it_cannot_build(remapped, spec, message):
+    res = _berthd(remapped, "--userns-remap", spec)
+    assert res.returncode == 1
+    assert message in res.stderr
