@@ -138,6 +138,7 @@ def run_up(ctx: ComposeContext, v: Values, args: list[str]) -> int:
     if v.detach and v.exit_code_from:
         raise ComposeError("-d and --exit-code-from are incompatible")
     detach = v.detach or v.wait
+    began = time.time()
     conv, services, ids = converge(ctx, v, args, no_start=v.no_start)
     if ctx.dry_run or v.no_start:
         return 0
@@ -145,7 +146,7 @@ def run_up(ctx: ComposeContext, v: Values, args: list[str]) -> int:
         return _wait_ready(ctx, conv, services, v.wait_timeout)
     if detach:
         return 0
-    return _attach(ctx, conv, v, services)
+    return _attach(ctx, conv, v, services, began)
 
 
 def _wait_ready(ctx: ComposeContext, conv: Converger, services: list[str], timeout: int) -> int:
@@ -174,7 +175,7 @@ def _wait_ready(ctx: ComposeContext, conv: Converger, services: list[str], timeo
     return 0
 
 
-def _attach(ctx: ComposeContext, conv: Converger, v: Values, services: list[str]) -> int:
+def _attach(ctx: ComposeContext, conv: Converger, v: Values, services: list[str], began: float) -> int:
     """Foreground `up`: stream every container's log until they all stop (or one does, with
     --abort-on-container-exit); Ctrl-C stops the project gracefully."""
     from .logs_cmd import LogPrinter, short_name, stream_logs
@@ -196,7 +197,8 @@ def _attach(ctx: ComposeContext, conv: Converger, v: Values, services: list[str]
 
     def follow(c: dict, name: str) -> None:
         try:
-            stream_logs(engine, c["Id"], name, printer, True, "all", v.timestamps)
+            # output since this `up` began: all of a new container's, none of an old one's history
+            stream_logs(engine, c["Id"], name, printer, True, "all", v.timestamps, since=f"{began:.9f}")
         except Exception:  # noqa: BLE001 - a dropped log stream must not end the others
             pass
 
