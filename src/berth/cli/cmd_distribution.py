@@ -292,8 +292,8 @@ def logout_command() -> Command:
 # ---------------------------------------------------------------- save / load
 def _save_flags(fs: FlagSet) -> None:
     fs.string("output", "o", "Write to a file, instead of STDOUT")
-    fs.list("platform", "", "Save only the given platform(s). Formatted as a comma-separated list of "
-            "\"os[/arch[/variant]]\" (e.g., \"linux/amd64,linux/arm64/v8\")")
+    fs.string("platform", "", 'Save only the given platform variant. Formatted as "os[/arch[/variant]]" '
+              '(e.g., "linux/amd64")')
 
 
 def _save(cli: Cli, v: Values, args: list[str]) -> int:
@@ -341,8 +341,8 @@ def save_command() -> Command:
 
 def _load_flags(fs: FlagSet) -> None:
     fs.string("input", "i", "Read from tar archive file, instead of STDIN")
-    fs.list("platform", "", "Load only the given platform(s). Formatted as a comma-separated list of "
-            "\"os[/arch[/variant]]\" (e.g., \"linux/amd64,linux/arm64/v8\")")
+    fs.string("platform", "", 'Load only the given platform variant. Formatted as "os[/arch[/variant]]" '
+              '(e.g., "linux/amd64")')
     fs.bool("quiet", "q", "Suppress the load output")
 
 
