@@ -197,6 +197,7 @@ class MountManager:
                 if real != base and not real.startswith(base + "/"):
                     raise InvalidParameter(f"cannot access path {source}: it leads out of volume {vol.name}")
                 source = real  # a symlink inside the volume is followed here, never by the runtime
+            _check_kind(rootfs, source, spec.target)
             opts.append("rprivate")
             self.events.publish("volume", "mount", vol.name, {
                 "container": c.id, "destination": spec.target, "driver": vol.driver,
