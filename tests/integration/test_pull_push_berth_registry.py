@@ -125,3 +125,61 @@ def test_oci_image_pulled_and_pushed_back_as_oci(sandbox, env):
     assert "1: digest: sha256:" in pushed.stdout
     raw = sb.nsenter(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{OPEN}/team/oci-copy:1"])
     assert json.loads(raw.stdout)["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+
+
+UPLOAD_SCRIPT = r'''
+import hashlib, json, sys, urllib.request
+reg, repo, tag = sys.argv[1:4]
+blobs = json.load(sys.stdin)
+def put_blob(data):
+    d = "sha256:" + hashlib.sha256(data).hexdigest()
+    r = urllib.request.urlopen(urllib.request.Request(f"http://{reg}/v2/{repo}/blobs/uploads/", method="POST"))
+    loc = r.headers["Location"]
+    loc = loc if loc.startswith("http") else f"http://{reg}{loc}"
+    sep = "&" if "?" in loc else "?"
+    urllib.request.urlopen(urllib.request.Request(f"{loc}{sep}digest={d}", data=data, method="PUT",
+                                                  headers={"Content-Type": "application/octet-stream"}))
+    return d
+for hexdata in blobs["blobs"]:
+    put_blob(bytes.fromhex(hexdata))
+m = bytes.fromhex(blobs["manifest"])
+urllib.request.urlopen(urllib.request.Request(f"http://{reg}/v2/{repo}/manifests/{tag}", data=m, method="PUT",
+                       headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}))
+'''
+
+
+def test_zstd_oci_layer_is_pulled_and_pushed_as_oci(sandbox, env):
+    import hashlib
+    import io
+    import tarfile
+
+    import zstandard
+
+    sb = sandbox
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        data = b"compressed with zstd\n"
+        info = tarfile.TarInfo("zstd.txt")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    raw = buf.getvalue()
+    layer = zstandard.ZstdCompressor().compress(raw)
+    sha = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()  # noqa: E731
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["cat", "/zstd.txt"]},
+                         "rootfs": {"type": "layers", "diff_ids": [sha(raw)]}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": sha(config), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
+                                       "digest": sha(layer), "size": len(layer)}]},
+                          separators=(",", ":")).encode()  # compact, as Go's json.Marshal (buildkit) writes it
+    doc = json.dumps({"blobs": [layer.hex(), config.hex()], "manifest": manifest.hex()})
+    r = subprocess.run(sb.nsenter_argv([sys.executable, "-c", UPLOAD_SCRIPT, OPEN, "team/zstd", "1"]),
+                       input=doc, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    pulled = berth(env, "pull", f"{OPEN}/team/zstd:1")
+    assert pulled.returncode == 0 and "Pull complete" in pulled.stdout, (pulled.stdout, pulled.stderr)
+    assert _inspect(env, f"{OPEN}/team/zstd:1")["Id"] == sha(config)
+    assert berth(env, "tag", f"{OPEN}/team/zstd:1", f"{OPEN}/team/zstd-copy:1").returncode == 0
+    pushed = berth(env, "push", f"{OPEN}/team/zstd-copy:1")
+    assert pushed.returncode == 0 and f"1: digest: {sha(manifest)}" in pushed.stdout, (pushed.stdout, pushed.stderr)

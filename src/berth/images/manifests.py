@@ -146,13 +146,17 @@ class LayerDescriptor:
 
 def build_manifest(oci: bool, config: bytes, layers: list[LayerDescriptor]) -> bytes:
     """An image manifest for a push: docker schema 2 (docker's indent) or OCI."""
+    def desc(media_type: str, size: int, digest: str) -> dict:
+        # field order of the Go structs that write these: distribution's (size first), image-spec's
+        if oci:
+            return {"mediaType": media_type, "digest": digest, "size": size}
+        return {"mediaType": media_type, "size": size, "digest": digest}
+
     doc = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST if oci else DOCKER_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG if oci else DOCKER_CONFIG, "size": len(config),
-                   "digest": sha256(config)},
-        "layers": [{"mediaType": _layer_type(l.media_type, oci), "size": l.size, "digest": l.digest}
-                   for l in layers],
+        "config": desc(OCI_CONFIG if oci else DOCKER_CONFIG, len(config), sha256(config)),
+        "layers": [desc(_layer_type(layer.media_type, oci), layer.size, layer.digest) for layer in layers],
     }
     return json.dumps(doc, indent=3).encode() if not oci else json.dumps(doc, separators=(",", ":")).encode()
 
