@@ -191,3 +191,11 @@ def test_dependency_with_restart_true_restarts_its_dependent(tmp_path):
     c = Converger(new, FakeEngine(), Progress(mode="quiet"))  # type: ignore[arg-type]
     acts = c.plan(["db", "app"], UpOptions())
     assert [a.describe() for a in acts] == ["recreate db: environment.V changed", "restart app: dependency db changed"]
+
+
+def test_progress_json_lines():
+    import io
+
+    out = io.StringIO()
+    Progress(out, "json").event("Container", "p-web-1", "Recreate", "(image changed)")
+    assert json.loads(out.getvalue()) == {"id": "Container p-web-1", "status": "Recreate", "text": "(image changed)"}

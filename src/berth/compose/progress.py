@@ -2,6 +2,7 @@
 
 Not a terminal (or --progress=plain): one line per event, as compose's plain writer prints
 them (`Println(prefix, id, text, status)`: ` Container app-web-1  Started`).
+`--progress json`: one JSON object per event ({"id": "Container app-web-1", "status": "Started"}).
 A terminal: compose's live block, redrawn in place on every event:
 `[+] Running 2/3` then one line per resource with a spinner or ✔/✘ and its timer.
 """
@@ -47,6 +48,17 @@ class Progress:
             item[3] = now if (text in DONE_WORDS or text in ERROR_WORDS) else None
             if self.mode == "tty":
                 self._redraw()
+                return
+            if self.mode == "json":
+                import json
+
+                msg = {"id": key, "status": text}
+                if detail:
+                    msg["text"] = detail
+                if self.dry_run:
+                    msg["dry-run"] = True
+                self.out.write(json.dumps(msg) + "\n")
+                self.out.flush()
                 return
             prefix = "DRY-RUN MODE - " if self.dry_run else ""
             line = f"{prefix} {key}  {text}" + (f" {detail}" if detail else "")

@@ -71,8 +71,6 @@ class ComposeContext:
             mode = self.g.get("progress") or "auto"
             if mode not in ("auto", "tty", "plain", "json", "quiet"):
                 raise ComposeError(f'unsupported --progress value "{mode}"')
-            if mode == "json":
-                mode = "plain"
             ansi = self.g.get("ansi") or "auto"
             if ansi not in ("auto", "never", "always"):
                 raise ComposeError(f'invalid --ansi value "{ansi}": must be one of "never", "always" or "auto"')
