@@ -40,6 +40,8 @@ DEFAULT_INDEX = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 CERTS_DIRS = ("/etc/berth/certs.d", "/etc/docker/certs.d")
 USER_AGENT = "berth/1.0 (distribution client)"
+_TOKEN_CACHE: dict[tuple[str, ...], "_Token"] = {}  # cached bearer tokens, until they expire
+_TOKEN_LOCK = threading.Lock()
 _SCHEME_SEEN: dict[str, str] = {}  # host -> the scheme its /v2/ answered on (insecure registries)
 _CHALLENGE_PARAM = re.compile(r'([a-zA-Z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 
@@ -247,7 +249,6 @@ class Registry:
     scheme: str = ""
     _pools: dict[str, _Pool] = field(default_factory=dict)
     _challenge: tuple[str, dict[str, str]] | None = None
-    _tokens: dict[str, _Token] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pinged: bool = False
 
@@ -345,9 +346,9 @@ class Registry:
         return {}
 
     def _token(self, params: dict[str, str], scope: str) -> str:
-        key = scope
-        with self._lock:
-            tok = self._tokens.get(key)
+        key = self._token_key(params, scope)
+        with _TOKEN_LOCK:
+            tok = _TOKEN_CACHE.get(key)
             if tok is not None and tok.expires > time.time() + 5:
                 return tok.value
         realm = params.get("realm", "")
@@ -391,9 +392,18 @@ class Registry:
         if not value:
             raise RegistryAuthError(f"the token service at {realm} returned no token")
         lifetime = int(doc.get("expires_in") or 60)
-        with self._lock:
-            self._tokens[key] = _Token(value, time.time() + max(lifetime, 60))
+        with _TOKEN_LOCK:
+            if len(_TOKEN_CACHE) > 1024:
+                _TOKEN_CACHE.clear()
+            _TOKEN_CACHE[key] = _Token(value, time.time() + max(lifetime, 60))
         return value
+
+    def _token_key(self, params: dict[str, str], scope: str) -> tuple[str, ...]:
+        """Tokens are shared between requests of the same credentials (pulls, pushes)."""
+        import hashlib
+
+        secret = hashlib.sha256(f"{self.auth.password}\0{self.auth.identitytoken}".encode()).hexdigest()
+        return (params.get("realm", ""), params.get("service", ""), scope, self.auth.username, secret)
 
     def login(self) -> None:
         """Check the credentials as `docker login` does (ping, then a token or a Basic probe)."""
@@ -431,8 +441,8 @@ class Registry:
             if challenge and challenge[0] == "bearer" and not isinstance(body, Iterator):
                 self._challenge = (challenge[0], {**self._challenge[1], **{
                     k: v for k, v in challenge[1].items() if k != "scope"}})
-                with self._lock:
-                    self._tokens.pop(scope, None)
+                with _TOKEN_LOCK:
+                    _TOKEN_CACHE.pop(self._token_key(self._challenge[1], scope), None)
                 hdrs = {**(headers or {}), **self._auth_header(scope)}
                 resp = self._send(self.scheme, self.host, method, path, hdrs, body, chunked)
         if resp.status == 401 and self._challenge and self._challenge[0] == "basic" and not self.auth.username:
