@@ -397,3 +397,20 @@ def test_connect_switches_to_embedded_dns_and_joiner_shares_it(sandbox):
     finally:
         sandbox.docker("rm", "-f", "target", "late")
         sandbox.docker("network", "rm", "dnsnet2")
+
+
+def test_stopped_container_settings_as_docker(sandbox):
+    ok(sandbox.docker("run", "-d", "--name", "stopme", "--expose", "81", "-p", "8090:80", "busybox", "sleep", "60"))
+    running = json.loads(ok(sandbox.docker("inspect", "-f", "{{json .NetworkSettings}}", "stopme")))
+    assert running["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8090"}], "81/tcp": None}
+    ok(sandbox.docker("stop", "-t", "0", "stopme"))
+    try:
+        ns = json.loads(ok(sandbox.docker("inspect", "-f", "{{json .NetworkSettings}}", "stopme")))
+        assert ns["Ports"] == {} and ns["IPAddress"] == "" and ns["MacAddress"] == ""
+        assert ns["SandboxKey"] == running["SandboxKey"] and ns["SandboxID"] == running["SandboxID"]
+        es = ns["Networks"]["bridge"]
+        assert (es["IPAddress"], es["EndpointID"], es["MacAddress"], es["Gateway"]) == ("", "", "", "")
+        assert es["NetworkID"] == running["Networks"]["bridge"]["NetworkID"]
+        assert "8090" not in nft_table(sandbox)
+    finally:
+        sandbox.docker("rm", "-f", "stopme")

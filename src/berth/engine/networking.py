@@ -204,7 +204,8 @@ class NetworkService(NetworkAdmin):
             try:
                 self.containers.get(link.name)
             except BerthError:
-                raise InvalidParameter(f"could not get container for {link.name}") from None
+                raise InvalidParameter(f"could not get container for {link.name}: "
+                                       f"No such container: {link.name}") from None
         primary = self.get(mode)
         if mode == primary["Id"]:
             hc["NetworkMode"] = primary["Name"]
@@ -299,7 +300,9 @@ class NetworkService(NetworkAdmin):
                 if addr is None:
                     raise System(f"no available IPv4 addresses on this network's address pools: "
                                  f"{net['Name']} ({net['Id']})")
-            mac = es.get("MacAddress") or ipam.mac_from_ip(addr)
+            if es.get("MacAddress"):
+                c.doc.setdefault("_UserMacs", {})[net["Name"]] = es["MacAddress"]
+            mac = (c.doc.get("_UserMacs") or {}).get(net["Name"]) or ipam.mac_from_ip(addr)
             ep_id = secrets.token_hex(32)
             names = self._dns_names(c, es) if self.is_user_bridge(net) else []
             ep = Endpoint(ep_id, net["Id"], c.id, str(addr),
@@ -474,12 +477,13 @@ class NetworkService(NetworkAdmin):
         if had_ports:
             await self._apply_rules()
         ns = c.doc.get("NetworkSettings") or {}
-        if ns.get("SandboxKey") or had_ports:
+        if any(es.get("EndpointID") for es in (ns.get("Networks") or {}).values()) or had_ports:
             ns.update(TOP_LEVEL_CLEAR)
             ns["Ports"] = {}
-            for es in (ns.get("Networks") or {}).values():
+            user_macs = c.doc.get("_UserMacs") or {}
+            for name, es in (ns.get("Networks") or {}).items():
                 es.update({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-                           "DNSNames": None})
+                           "DNSNames": None, "MacAddress": user_macs.get(name, "")})
             c.doc.pop("_Published", None)
             if c.id in self.containers.containers:
                 self.containers._save_doc(c)

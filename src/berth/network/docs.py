@@ -46,8 +46,9 @@ def empty_endpoint(net_id: str = "", ipam: dict | None = None, aliases: list[str
     }
 
 
+# What a stop clears (docker keeps SandboxID/SandboxKey of the last run).
 TOP_LEVEL_CLEAR = {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
-                   "SandboxID": "", "SandboxKey": "", "Bridge": "", "HairpinMode": False,
+                   "Bridge": "", "HairpinMode": False,
                    "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
                    "SecondaryIPv6Addresses": None, "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                    "IPv6Gateway": ""}

@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Iterable
 
-from berth.errors import Conflict, InvalidParameter
+from berth.errors import Conflict, Forbidden, InvalidParameter
 
 # docker's default address pools: 172.17-31.0.0/16, then 192.168.0.0/16 in /20s.
 DEFAULT_POOLS = [ipaddress.IPv4Network(f"172.{n}.0.0/16") for n in range(17, 32)] + \
@@ -38,11 +38,11 @@ class Pool:
                    ipaddress.IPv4Network(rng) if rng else None)
 
 
-def parse_cidr(text: str) -> ipaddress.IPv4Network:
+def parse_cidr(text: str, what: str = "subnet") -> ipaddress.IPv4Network:
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise InvalidParameter(f"invalid CIDR address: {text}") from None
+        raise InvalidParameter(f"Invalid {what} {text} : invalid CIDR address: {text}") from None
     if net.version != 4:
         raise InvalidParameter(f"invalid pool request: IPv6 subnet {text} needs EnableIPv6, "
                                "which Berth does not support")
@@ -67,7 +67,7 @@ def pool_from_request(cfg: dict) -> Pool:
         raise InvalidParameter(f"invalid subnet {cfg['Subnet']}: prefix length must be at most 30")
     ip_range = None
     if cfg.get("IPRange"):
-        ip_range = parse_cidr(cfg["IPRange"])
+        ip_range = parse_cidr(cfg["IPRange"], "range")
         if not ip_range.subnet_of(subnet):
             raise InvalidParameter(f"invalid pool request: IPRange {cfg['IPRange']} is not within "
                                    f"Subnet {cfg['Subnet']}")
@@ -84,7 +84,7 @@ def pool_from_request(cfg: dict) -> Pool:
 def check_overlap(subnet: ipaddress.IPv4Network, taken: Iterable[ipaddress.IPv4Network]) -> None:
     for other in taken:
         if subnet.overlaps(other):
-            raise Conflict("Pool overlaps with other one on this address space")
+            raise Forbidden("Pool overlaps with other one on this address space")
 
 
 def default_pool(taken: list[ipaddress.IPv4Network]) -> Pool:
