@@ -47,6 +47,8 @@ class Engine:
             self._local.client = c
             with self._lock:
                 self._clients.append(c)
+                self.calls["HEAD _ping"] += 1  # each client negotiates the API version once
+                self.calls["total"] += 1
         return c
 
     def close(self) -> None:
