@@ -411,3 +411,14 @@ def test_rshared_bind_of_a_shared_mount_propagates_into_the_container(sandbox):
     finally:
         sb.docker("rm", "-f", "prop")
         sb.nsenter(["umount", "-R", shared])
+
+
+def test_copy_up_happens_once_and_an_emptied_volume_is_not_refilled(sandbox, data_image):
+    sb = sandbox
+    ok(sb.docker("run", "--name", "once", "-v", "oncevol:/data", data_image, "sh", "-c",
+                 "ls /data; rm -rf /data/*"))
+    assert ok(sb.docker("logs", "once")) == "link\nsub\n"
+    ok(sb.docker("start", "-a", "once"))
+    assert os.listdir(os.path.join(sb.data_root, "volumes", "oncevol", "_data")) == []
+    ok(sb.docker("rm", "once"))
+    ok(sb.docker("volume", "rm", "oncevol"))

@@ -168,6 +168,13 @@ class MountManager:
         except BaseException:
             self.release(c, quiet=True)
             raise
+        # docker copies image content into a volume once, for the container's creation:
+        # a volume emptied later is not filled again at the next start.
+        stored = c.doc.get("_Mounts") or []
+        if any(d.get("type") == "volume" and d.get("copy") for d in stored):
+            for d in stored:
+                d["copy"] = False
+            self.svc._save_doc(c)
         return out
 
     async def _oci_mount(self, c: "Container", spec: MountSpec, rootfs: str) -> dict:
