@@ -218,7 +218,9 @@ def test_unknown_userns_mode_is_refused(remapped):
 def _berthd(sb: Sandbox, *args: str) -> subprocess.CompletedProcess:
     d = os.path.join(sb.dir, "second")
     argv = [sys.executable, "-m", "berth.daemon.main", "-H", f"unix://{d}/s.sock", "--data-root", f"{d}/data",
-            "--exec-root", f"{d}/run", "--pidfile", f"{d}/pid", "--config-file", sb.config_file, *args]
+            "--exec-root", f"{d}/run", "--pidfile", f"{d}/pid", *args]
+    if "--config-file" not in args:
+        argv += ["--config-file", sb.config_file]
     return subprocess.run(sb.nsenter_argv(argv), capture_output=True, text=True, timeout=30,
                           env=dict(os.environ, PYTHONPATH=SRC))
 
@@ -232,3 +234,12 @@ def test_daemon_refuses_a_mapping_it_cannot_build(remapped, spec, message):
     res = _berthd(remapped, "--userns-remap", spec)
     assert res.returncode == 1
     assert message in res.stderr
+
+
+def test_daemon_json_userns_remap_key_is_read(remapped):
+    path = os.path.join(remapped.dir, "remap.json")
+    with open(path, "w") as f:
+        f.write('{"userns-remap": "daemon"}\n')
+    res = _berthd(remapped, "--config-file", path)
+    assert res.returncode == 1
+    assert "no subuid ranges found for user 'daemon'" in res.stderr
