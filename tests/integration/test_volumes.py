@@ -326,6 +326,8 @@ def test_volume_events_and_system_df_usage(sandbox):
     status, df = api(sb, "GET", "/v1.45/system/df")
     [vol] = [v for v in df["Volumes"] if v["Name"] == "dfvol"]
     assert vol["UsageData"] == {"RefCount": 1, "Size": 5000}
+    rows = [line.split() for line in ok(sb.docker("system", "df", "-v")).splitlines()]
+    assert ["dfvol", "1", "5kB"] in rows
     ok(sb.docker("rm", "dfholder"))
     ok(sb.docker("volume", "rm", "dfvol"))
 
