@@ -222,7 +222,10 @@ class Pusher:
             cache_id = self.store.cache_ids_for_chain([chain])[0]
             src = layer_source.regenerate(self.store.snaps.layer_diff(cache_id))
         row = self.store.md.one("SELECT size FROM layers WHERE chain_id=?", (chain,))
-        meter = prog.Meter(self.emit, "Pushing", ident, int(row["size"]) if row else 0)
+        total = int(row["size"]) if row else 0
+        if kept is not None and kept.media_type == mf.OCI_LAYER:
+            total = kept.size  # the tar's own length: the meter counts tar bytes
+        meter = prog.Meter(self.emit, "Pushing", ident, total)
         verified = layer_source.Verified(src, diff_id)
         tmp = os.path.join(self.cache.partial_dir, "push-" + os.urandom(8).hex())
         try:
