@@ -83,6 +83,20 @@ def test_changed_dockerfile_recreates_its_service_only(sandbox, proj):
     assert compose(sandbox, proj, "logs", "--no-log-prefix", "app").stdout == "changed\n"
 
 
+def test_seed_lifecycle_on_the_built_project(sandbox, proj):
+    """The seed's list on one project: ps, logs, stop, start, rm after the builds above."""
+    r = compose(sandbox, proj, "ps", "--services")
+    assert r.stdout.split() == ["app", "side"], r.stderr
+    assert compose(sandbox, proj, "logs", "app").stdout == "app-1  | changed\n"
+    assert compose(sandbox, proj, "stop").returncode == 0
+    assert compose(sandbox, proj, "ps", "-q").stdout == ""
+    assert compose(sandbox, proj, "start").returncode == 0
+    assert len(compose(sandbox, proj, "ps", "-q").stdout.split()) == 2
+    r = compose(sandbox, proj, "rm", "-s", "-f", "side")
+    assert r.returncode == 0 and " Container bld-side-1  Removed" in r.stderr.splitlines(), r.stderr
+    assert set(by_service(sandbox)) == {"app"}
+
+
 def test_down_rmi_local_removes_the_built_image(sandbox, proj):
     r = compose(sandbox, proj, "down", "--rmi", "local")
     assert r.returncode == 0, r.stderr
