@@ -41,6 +41,7 @@ class MountManager:
         self.svc = svc
         self.events = svc.events
         self.volumes = VolumeStore(svc.cfg.data_root, svc.md)
+        self._copy_locks: dict[str, asyncio.Lock] = {}
         svc.on_started.append(self._reacquire)
         svc.on_exited.append(self.release)
 
@@ -192,8 +193,10 @@ class MountManager:
             if spec.copy and spec.origin != "volumes-from":
                 src = _path_in_rootfs(rootfs, spec.target)
                 if src is not None:
-                    await asyncio.to_thread(copyup.populate, src, vol.mountpoint,
-                                            others_running or bool(vol.options))
+                    # one copy-up per volume at a time: two containers starting together share it
+                    async with self._copy_locks.setdefault(vol.name, asyncio.Lock()):
+                        await asyncio.to_thread(copyup.populate, src, vol.mountpoint,
+                                                others_running or bool(vol.options))
             source = vol.mountpoint
             if spec.subpath:
                 source = os.path.join(vol.mountpoint, spec.subpath)
