@@ -234,8 +234,10 @@ def test_connect_and_disconnect_running_container(sandbox):
         assert inspect["Containers"][cid]["IPv4Address"] == "10.50.0.9/24"
         nets = json.loads(ok(sandbox.docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", "cd1")))
         assert set(nets) == {"bridge", "side"} and nets["side"]["Aliases"] == ["cdalias"]
+        assert "10.50.0.9\t" in ok(sandbox.docker("exec", "cd1", "cat", "/etc/hosts"))
         ok(sandbox.docker("network", "disconnect", "side", "cd1"))
         assert "eth1" not in ok(sandbox.docker("exec", "cd1", "ip", "-o", "addr"))
+        assert "10.50.0.9" not in ok(sandbox.docker("exec", "cd1", "cat", "/etc/hosts"))
         res = sandbox.docker("network", "disconnect", "side", "cd1")
         assert res.returncode == 1 and "is not connected to network side" in res.stderr
         # stopped containers: the change applies at the next start
@@ -285,6 +287,14 @@ def test_hosts_resolv_and_add_host_gateway(sandbox):
                             "--add-host", "db:10.1.2.3", "--dns", "9.9.9.9", "--dns-search", "example.org",
                             "busybox", "sh", "-c", "cat /etc/hosts /etc/resolv.conf /etc/hostname"))
     assert "172.17.0.1\tgw" in out and "10.1.2.3\tdb" in out
+    # on a user network too, host-gateway is the default bridge's address (docker0's, as docker)
+    ok(sandbox.docker("network", "create", "hgnet"))
+    try:
+        user = ok(sandbox.docker("run", "--rm", "--network", "hgnet", "--add-host", "gw:host-gateway",
+                                 "--dns-option", "attempts:2", "busybox", "sh", "-c", "cat /etc/hosts /etc/resolv.conf"))
+        assert "172.17.0.1\tgw" in user and "options attempts:2 ndots:0" in user
+    finally:
+        sandbox.docker("network", "rm", "hgnet")
     assert "nameserver 9.9.9.9" in out and "search example.org" in out
     assert any(line.startswith("172.17.0.") and line.endswith("\tbox") for line in out.splitlines())
 

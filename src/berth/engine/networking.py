@@ -375,7 +375,7 @@ class NetworkService(NetworkAdmin):
         state_dir = self.containers.state_dir(c.id)
         etc_files.write_atomic(os.path.join(state_dir, "hosts"), etc_files.hosts_text(
             first.get("IPAddress", ""), cfg.get("Hostname", ""), cfg.get("Domainname", ""),
-            hc.get("ExtraHosts") or [], link_hosts, first.get("Gateway") or self._default_gateway()))
+            hc.get("ExtraHosts") or [], link_hosts, self._default_gateway()))   # host-gateway: docker0's address
         etc_files.write_atomic(os.path.join(state_dir, "resolv.conf"), etc_files.resolv_text(
             embedded, hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or []))
 

@@ -31,6 +31,23 @@ def _labels_match(labels: dict, wanted: list[str]) -> bool:
     return True
 
 
+def _hosts_edit(state_dir: str, add: str = "", drop: str = "") -> None:
+    """/etc/hosts of a running container, edited in place (it is bind-mounted), as docker does
+    on connect/disconnect."""
+    path = os.path.join(state_dir, "hosts")
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    if drop:
+        lines = [line for line in lines if line.split("\t", 1)[0] != drop]
+    if add:
+        lines.append(add)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def _check_options(options: dict[str, str]) -> None:
     """The bridge driver's options Berth implements; the others refused rather than ignored."""
     for key in ("com.docker.network.bridge.enable_icc", "com.docker.network.bridge.enable_ip_masquerade"):
@@ -226,6 +243,7 @@ class NetworkAdmin:
                 ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
                 primary = not any(e.get("Gateway") for e in nets.values())
                 await self._join(c, net, es, path, ifname, primary)
+                _hosts_edit(self.containers.state_dir(c.id), add=f"{es['IPAddress']}\t{c.config.get('Hostname', '')}")
                 had_user = any(self.is_user_bridge(self.nets[e["NetworkID"]]) for e in nets.values()
                                if e.get("NetworkID") in self.nets)
                 nets[net["Name"]] = es
@@ -258,6 +276,7 @@ class NetworkAdmin:
                     await asyncio.to_thread(self.netlink.remove_endpoint_in,
                                             os.path.join(self.netns_dir, c.id), ep.doc.get("ifname", ""))
                     await self._drop_endpoint(ep, c)
+                    _hosts_edit(self.containers.state_dir(c.id), drop=ep.ip)
                 if net["Name"] == "bridge":
                     c.doc["NetworkSettings"].update({"EndpointID": "", "Gateway": "", "IPAddress": "",
                                                      "IPPrefixLen": 0, "MacAddress": ""})

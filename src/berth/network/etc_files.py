@@ -68,7 +68,7 @@ def resolv_text(embedded: bool, dns: list[str], search: list[str], options: list
         lines.append(f"nameserver {EMBEDDED_DNS}")
         opts = list(options or host_options)
         if not any(o.startswith("ndots:") for o in opts):
-            opts.insert(0, "ndots:0")
+            opts.append("ndots:0")
         lines.append("options " + " ".join(opts))
     else:
         servers = dns or [s for s in host_servers if not _is_loopback(s)] or ["8.8.8.8", "8.8.4.4"]
