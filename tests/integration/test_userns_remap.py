@@ -243,3 +243,27 @@ def test_daemon_json_userns_remap_key_is_read(remapped):
     res = _berthd(remapped, "--config-file", path)
     assert res.returncode == 1
     assert "no subuid ranges found for user 'daemon'" in res.stderr
+
+
+def test_remapped_containers_survive_a_daemon_restart(remapped):
+    """Last in the module: it restarts the daemon. The mapping is kept with each
+    container, so a re-attached or restarted container keeps it."""
+    import signal
+
+    start = _start(remapped)
+    _ok(remapped.docker("run", "-d", "--name", "survivor", "busybox", "sleep", "300"))
+    remapped.kill_daemon(signal.SIGKILL)
+    remapped.start_daemon("--userns-remap", "default")
+    out = _ok(remapped.docker("exec", "survivor", "cat", "/proc/self/uid_map"))
+    assert out.split() == ["0", str(start), str(SIZE)]
+    _ok(remapped.docker("restart", "-t", "0", "survivor"))
+    pid = _ok(remapped.docker("inspect", "-f", "{{.State.Pid}}", "survivor")).strip()
+    assert _ok(remapped.nsenter(["stat", "-c", "%u", f"/proc/{pid}"])).strip() == str(start)
+    cid = _ok(remapped.docker("inspect", "-f", "{{.Id}}", "survivor")).strip()
+    mountinfo = _ok(remapped.nsenter(["cat", "/proc/self/mountinfo"]))
+    assert f"{cid}/idmap/0" in mountinfo  # the running container's layer, idmapped
+    _ok(remapped.docker("rm", "-f", "survivor"))
+    mountinfo = _ok(remapped.nsenter(["cat", "/proc/self/mountinfo"]))
+    assert cid not in mountinfo  # merged and idmapped layer mounts all gone
+    with open(os.path.join(remapped.etc, "subuid")) as f:
+        assert f.read().count("berthremap:") == 1  # the second start found the range, added none
