@@ -128,3 +128,9 @@ def test_push_sends_built_images_to_their_registry(sandbox, tmp_path):
     assert os.listdir(tags) == ["1"]
     # busybox has no build section: compose push leaves it alone
     assert not os.path.exists(os.path.join(root, "data/docker/registry/v2/repositories/library"))
+    # and pull brings the pushed image back
+    assert api(sandbox, "DELETE", "/images/127.0.0.1:5077/compose/app:1")[0] == 200
+    r = compose(sandbox, tmp_path, "pull", "app")
+    assert r.returncode == 0, r.stderr
+    assert " Image 127.0.0.1:5077/compose/app:1  Pulled" in r.stderr.splitlines()
+    assert api(sandbox, "GET", "/images/127.0.0.1:5077/compose/app:1/json")[0] == 200

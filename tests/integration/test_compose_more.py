@@ -317,3 +317,30 @@ def test_recreate_keeps_anonymous_and_named_volume_data(sandbox, tmp_path, down)
     assert " Container keep-keep-1  Recreate (environment.V changed)" in r.stderr.splitlines(), r.stderr
     r = compose(sandbox, d, "exec", "-T", "keep", "cat", "/anon/log", "/named/log", name="keep")
     assert r.stdout == "first\nsecond\nfirst\nsecond\n", r.stderr
+
+
+def test_create_cp_wait_events(sandbox, tmp_path, down):
+    import time
+
+    d = write(tmp_path, """
+        services:
+          w: {image: busybox, command: ["sh", "-c", "sleep 1; cat /in.txt; exit 4"]}
+    """)
+    down.append((d, "cpw"))
+    began = int(time.time()) - 1
+    r = compose(sandbox, d, "create", name="cpw")
+    assert r.returncode == 0 and " Container cpw-w-1  Created" in r.stderr.splitlines(), r.stderr
+    rows = project_containers(sandbox, "cpw")
+    assert [c["State"] for c in rows] == ["created"]
+    (tmp_path / "in.txt").write_text("copied in\n")
+    r = compose(sandbox, d, "cp", str(tmp_path / "in.txt"), "w:/in.txt", name="cpw")
+    assert r.returncode == 0, r.stderr
+    assert compose(sandbox, d, "start", name="cpw").returncode == 0
+    r = compose(sandbox, d, "wait", "w", name="cpw")
+    assert r.returncode == 4, r.stderr
+    assert compose(sandbox, d, "logs", "--no-log-prefix", name="cpw").stdout == "copied in\n"
+    r = compose(sandbox, d, "cp", "w:/in.txt", str(tmp_path / "out.txt"), name="cpw")
+    assert r.returncode == 0 and (tmp_path / "out.txt").read_text() == "copied in\n", r.stderr
+    r = compose(sandbox, d, "events", "--json", "--since", str(began), "--until", str(int(time.time()) + 1), name="cpw")
+    actions = [json.loads(ln)["action"] for ln in r.stdout.splitlines()]
+    assert "create" in actions and "start" in actions and "die" in actions, r.stdout + r.stderr
