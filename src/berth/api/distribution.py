@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,9 @@ from berth.errors import BerthError, InvalidParameter
 from berth.images import reference as refs
 
 log = logging.getLogger("berth.api.distribution")
+# Pulls, pushes, saves and loads hold a thread for their whole length: their own pool,
+# so a few of them never starve the default executor other handlers use.
+_EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="distribution")
 
 
 def service(request: web.Request):
@@ -68,7 +72,7 @@ class _Stream:
     async def pump(self, work: Callable[[], Any]) -> Any:
         """Run `work` in a thread, writing its messages; an error becomes the last message."""
         assert self.resp is not None
-        fut = self.loop.run_in_executor(None, work)
+        fut = self.loop.run_in_executor(_EXECUTOR, work)
         done = object()
         fut.add_done_callback(lambda _f: self.queue.put_nowait(done))
         client_gone = False
@@ -132,7 +136,7 @@ async def pull(request: web.Request) -> web.StreamResponse:
     stream = _Stream(request)
     if ref.tag is None and ref.digest is None:
         # no tag: every tag of the repository (docker pull --all-tags)
-        tags = await loop.run_in_executor(None, svc.tags, ref, auth)
+        tags = await loop.run_in_executor(_EXECUTOR, svc.tags, ref, auth)
         await stream.start()
 
         def all_tags() -> None:
@@ -144,7 +148,7 @@ async def pull(request: web.Request) -> web.StreamResponse:
         await stream.pump(all_tags)
         d.events.publish("image", "pull", ref.familiar_name, {"name": ref.familiar_name})
         return await stream.finish()
-    res = await loop.run_in_executor(None, svc.resolve, ref, auth, platform)
+    res = await loop.run_in_executor(_EXECUTOR, svc.resolve, ref, auth, platform)
     await stream.start()
     image_id = await stream.pump(lambda: svc.pull(res, stream.emit, stream.run_sync))
     if image_id:
@@ -181,7 +185,7 @@ async def auth(request: web.Request) -> web.Response:
                      str(low.get("identitytoken") or ""), str(low.get("registrytoken") or ""),
                      str(low.get("serveraddress") or ""))
     svc = service(request)
-    await asyncio.get_running_loop().run_in_executor(None, svc.login, cfg)
+    await asyncio.get_running_loop().run_in_executor(_EXECUTOR, svc.login, cfg)
     return reply({"Status": "Login Succeeded", "IdentityToken": ""})
 
 
@@ -205,7 +209,7 @@ async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
 
     tmp_root = svc.cache.partial_dir
     try:
-        await loop.run_in_executor(None, archive_save.save, d.images, svc.cache, items, write, tmp_root)
+        await loop.run_in_executor(_EXECUTOR, archive_save.save, d.images, svc.cache, items, write, tmp_root)
     except (ConnectionError, BerthError) as e:
         # the tar is cut short: the client sees a truncated archive, never a complete wrong one
         log.warning("save failed: %s", getattr(e, "message", e))
