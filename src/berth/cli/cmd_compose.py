@@ -59,8 +59,17 @@ def _run(cli: Cli, g: Values, args: list[str]) -> int:
         ctx.close()
 
 
+def _commands_help() -> str:
+    from ..compose.cli import SUBCOMMANDS
+
+    width = max(len(n) for n in SUBCOMMANDS)
+    lines = "\n".join(f"  {n.ljust(width)}  {spec[1]}" for n, spec in sorted(SUBCOMMANDS.items()))
+    return f"Commands:\n{lines}\n\nRun 'berth compose COMMAND --help' for more information on a command."
+
+
 def compose_command() -> Command:
-    return Command("compose", "[OPTIONS] COMMAND", "Docker Compose", _run, _flags, interspersed=False)
+    return Command("compose", "[OPTIONS] COMMAND", "Define and run multi-container applications with Berth",
+                   _run, _flags, interspersed=False, extra_help=_commands_help())
 
 
 __all__ = ["compose_command", "check_args"]
