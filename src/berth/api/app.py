@@ -102,4 +102,7 @@ def make_app(daemon) -> web.Application:
 
     build_api.routes(add)
     unsupported.routes(add)
+    from berth.api import check as check_api  # Berth-only: /berth/system/check (engine/check.py)
+
+    check_api.register(app)
     return app

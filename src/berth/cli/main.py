@@ -136,6 +136,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "prune": ("cmd_build", "prune_command", "Remove build cache"),
     }),
     "system": ("Manage Berth", {
+        "check": ("cmd_check", "check_command", "Check the daemon's state against the host and repair leftovers"),
         "dial-stdio": ("cmd_dialstdio", "dial_stdio_command", "Proxy the stdio stream to the daemon connection. Should not be invoked manually."),
         "events": _C["events"],
         "info": _C["info"],

@@ -132,6 +132,9 @@ class Daemon:
         await self.networks.startup()
         await self.containers.reconcile()
         await self.networks.after_reconcile()
+        from berth.engine.check import startup_check  # leftovers of a crash repaired, logged
+
+        await startup_check(self)
         self._reserve_task = asyncio.ensure_future(self._keep_space_reserve())
 
     async def _keep_space_reserve(self) -> None:
