@@ -177,6 +177,20 @@ def test_cp_in_shifts_ids_up_and_refuses_ids_past_the_range(remapped):
         assert [(m.uid, m.gid) for m in tf.getmembers()] == [(1000, 1000)]
 
 
+def test_an_image_with_many_layers_runs_remapped(remapped, tmp_path):
+    """46 idmapped layer paths do not fit in mount(2)'s one page: overlay is mounted
+    with one lowerdir+ per layer instead."""
+    (tmp_path / "a").write_text("x\n")
+    lines = ["FROM busybox"] + [f"COPY a /a{i}" for i in range(45)]
+    (tmp_path / "Dockerfile").write_text("\n".join(lines) + "\n")
+    res = subprocess.run(["docker", "build", "-q", "-t", "manylayers", str(tmp_path)], capture_output=True,
+                         text=True, env=dict(remapped.env(), DOCKER_BUILDKIT="0"))
+    assert res.returncode == 0, res.stderr
+    out = _ok(remapped.docker("run", "--rm", "manylayers", "sh", "-c", "stat -c %u /a0 /a44; cat /proc/self/uid_map"))
+    assert out.split()[:3] == ["0", "0", "0"]
+    assert out.split()[3] != "0"
+
+
 def test_named_volume_is_writable_by_container_root_and_persists(remapped):
     start = _start(remapped)
     out = _ok(remapped.docker("run", "--rm", "-v", "remapvol:/data", "busybox", "sh", "-c",

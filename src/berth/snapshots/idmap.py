@@ -110,3 +110,43 @@ def bind_idmapped(source: str, target: str, mapping: IdMapping, readonly: bool =
                              MOVE_MOUNT_F_EMPTY_PATH), f"move_mount to {target}")
     finally:
         os.close(tree)
+
+
+# ---------------------------------------------------------------- long lowerdir chains
+SYS_FSOPEN = 430
+SYS_FSCONFIG = 431
+SYS_FSMOUNT = 432
+FSOPEN_CLOEXEC = 1
+FSMOUNT_CLOEXEC = 1
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+# mount(2) takes its data in one page; the idmapped layer paths are long.
+MOUNT_DATA_MAX = 4095
+
+
+def mount_overlay_layers(lowers: list[str], upper: str, work: str, target: str) -> None:
+    """An overlay mount with one `lowerdir+` per layer (Linux 6.8+), for chains
+    whose lowerdir string would not fit in mount(2)'s one-page data."""
+    fs = _check(_libc.syscall(SYS_FSOPEN, b"overlay", FSOPEN_CLOEXEC), "fsopen overlay")
+    try:
+        def put(key: str, value: str) -> None:
+            _check(_libc.syscall(SYS_FSCONFIG, fs, FSCONFIG_SET_STRING, key.encode(), value.encode(), 0),
+                   f"overlay option {key}={value}")
+
+        try:
+            for lower in lowers:
+                put("lowerdir+", lower)
+        except OSError as e:
+            raise OSError(e.errno, f"{len(lowers)} image layers are too many for one overlay mount on this "
+                                   f"kernel (lowerdir+ needs Linux 6.8): {e.strerror}") from None
+        put("upperdir", upper)
+        put("workdir", work)
+        _check(_libc.syscall(SYS_FSCONFIG, fs, FSCONFIG_CMD_CREATE, None, None, 0), "overlay create")
+        mnt = _check(_libc.syscall(SYS_FSMOUNT, fs, FSMOUNT_CLOEXEC, 0), "fsmount overlay")
+        try:
+            _check(_libc.syscall(SYS_MOVE_MOUNT, mnt, b"", AT_FDCWD, target.encode(), MOVE_MOUNT_F_EMPTY_PATH),
+                   f"move_mount to {target}")
+        finally:
+            os.close(mnt)
+    finally:
+        os.close(fs)

@@ -116,7 +116,12 @@ class OverlaySnapshotter:
             lowers = self._idmapped_lowers(cid, lowers, idmap)
         data = f"lowerdir={':'.join(lowers)},upperdir={base}/upper,workdir={base}/work"
         try:
-            m.mount("overlay", merged, "overlay", 0, data)
+            if idmap is not None and len(data) > 4095:
+                from berth.snapshots.idmap import mount_overlay_layers
+
+                mount_overlay_layers(lowers, f"{base}/upper", f"{base}/work", merged)
+            else:
+                m.mount("overlay", merged, "overlay", 0, data)
         except BaseException:
             if idmap is not None:
                 self._unmount_idmaps(cid)
