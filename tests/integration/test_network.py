@@ -424,3 +424,17 @@ def test_stopped_container_settings_as_docker(sandbox):
         assert "8090" not in nft_table(sandbox)
     finally:
         sandbox.docker("rm", "-f", "stopme")
+
+
+def test_ipam_config_shows_what_was_asked(sandbox):
+    ok(sandbox.docker("network", "create", "--subnet", "10.72.0.0/24", "asked1"))
+    ok(sandbox.docker("network", "create", "--subnet", "10.73.0.0/24", "--gateway", "10.73.0.9", "asked2"))
+    try:
+        one = json.loads(ok(sandbox.docker("network", "inspect", "-f", "{{json .IPAM.Config}}", "asked1")))
+        two = json.loads(ok(sandbox.docker("network", "inspect", "-f", "{{json .IPAM.Config}}", "asked2")))
+        assert one == [{"Subnet": "10.72.0.0/24"}]
+        assert two == [{"Subnet": "10.73.0.0/24", "Gateway": "10.73.0.9"}]
+        out = ok(sandbox.docker("run", "--rm", "--network", "asked1", "busybox", "ip", "route"))
+        assert "default via 10.72.0.1" in out
+    finally:
+        sandbox.docker("network", "rm", "asked1", "asked2")

@@ -398,7 +398,7 @@ class NetworkService(NetworkAdmin):
 
     def _default_gateway(self) -> str:
         bridge = self.get("bridge")
-        return bridge["IPAM"]["Config"][0]["Gateway"]
+        return str(ipam.Pool.from_config(bridge["IPAM"]["Config"][0]).gateway)
 
     async def _start_dns(self, c) -> None:
         if self.dns is None:

@@ -164,7 +164,7 @@ class NetworkAdmin:
                 raise Conflict(f"bridge name {device} is already in use by another interface")
             doc = network_doc(net_id, name, "bridge", [pool.config()], options, dict(body.get("Labels") or {}),
                               bool(body.get("Internal")), bool(body.get("Attachable")),
-                              ipam_req.get("Options") or {})
+                              ipam_req.get("Options"))
             if configs:
                 doc["_UserSubnet"] = True
             await self._ensure_bridge(doc)

@@ -23,19 +23,24 @@ class Pool:
     subnet: ipaddress.IPv4Network
     gateway: ipaddress.IPv4Address
     ip_range: ipaddress.IPv4Network | None = None
+    gateway_given: bool = True
 
     def config(self) -> dict:
-        """The IPAM.Config entry inspect shows (docker omits an unset IPRange)."""
-        out = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
+        """The IPAM.Config entry inspect shows: what was asked (docker omits an unset IPRange,
+        and the gateway of a user subnet given without one)."""
+        out = {"Subnet": str(self.subnet)}
         if self.ip_range is not None:
             out["IPRange"] = str(self.ip_range)
+        if self.gateway_given:
+            out["Gateway"] = str(self.gateway)
         return out
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Pool":
         rng = cfg.get("IPRange")
-        return cls(ipaddress.IPv4Network(cfg["Subnet"]), ipaddress.IPv4Address(cfg["Gateway"]),
-                   ipaddress.IPv4Network(rng) if rng else None)
+        subnet = ipaddress.IPv4Network(cfg["Subnet"])
+        gateway = ipaddress.IPv4Address(cfg["Gateway"]) if cfg.get("Gateway") else subnet.network_address + 1
+        return cls(subnet, gateway, ipaddress.IPv4Network(rng) if rng else None, bool(cfg.get("Gateway")))
 
 
 def parse_cidr(text: str, what: str = "subnet") -> ipaddress.IPv4Network:
@@ -78,7 +83,7 @@ def pool_from_request(cfg: dict) -> Pool:
                                    f"address of Subnet {cfg['Subnet']}")
     else:
         gateway = subnet.network_address + 1
-    return Pool(subnet, gateway, ip_range)
+    return Pool(subnet, gateway, ip_range, bool(cfg.get("Gateway")))
 
 
 def check_overlap(subnet: ipaddress.IPv4Network, taken: Iterable[ipaddress.IPv4Network]) -> None:
