@@ -208,15 +208,21 @@ def _attach(ctx: ComposeContext, conv: Converger, v: Values, services: list[str]
             code = int(res.get("StatusCode", 0))
         except Exception:  # noqa: BLE001
             code = -1
+        follower = followers.get(c["Id"])
+        if follower is not None:
+            follower.join(5)  # the container's last lines before its exit line
         exits[c["Id"]] = code
         printer.status(name, f"exited with code {code}")
         if abort or (abort_fail and code != 0) or len(exits) == len(containers):
             done.set()
 
+    followers: dict[str, threading.Thread] = {}
     for c, n in zip(shown, names):
-        threading.Thread(target=follow, args=(c, n), daemon=True).start()
-    for c in containers:
-        threading.Thread(target=watch, args=(c, short_name(c)), daemon=True).start()
+        followers[c["Id"]] = threading.Thread(target=follow, args=(c, n), daemon=True)
+        followers[c["Id"]].start()
+    watchers = [threading.Thread(target=watch, args=(c, short_name(c)), daemon=True) for c in containers]
+    for t in watchers:
+        t.start()
     interrupted = False
     try:
         while not done.wait(0.2):
@@ -228,6 +234,8 @@ def _attach(ctx: ComposeContext, conv: Converger, v: Values, services: list[str]
         if abort and not interrupted:
             ctx.cli.err.write("Aborting on container exit...\n")
         _stop_all(conv, containers, v.get("timeout") if v.was_set("timeout") else None)
+    for t in watchers:  # their last log lines and "exited with code" before we return
+        t.join(10)
     if v.exit_code_from:
         for c in containers:
             if (c.get("Labels") or {}).get("com.docker.compose.service") == v.exit_code_from:
