@@ -355,3 +355,9 @@ def test_dotenv_rules(text, expected):
 def test_dotenv_bad_lines(text):
     with pytest.raises(ComposeError):
         parse_dotenv(text)
+
+
+def test_remote_include_is_refused_clearly(tmp_path):
+    f = write(tmp_path, "compose.yaml", "include: [oci://docker.io/x/y:1]\n")
+    with pytest.raises(ComposeError, match="include oci://docker.io/x/y:1: remote resources are not supported"):
+        load([f])

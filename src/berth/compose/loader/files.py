@@ -134,6 +134,9 @@ def apply_includes(doc: dict, path: str, file_dir: str, ctx: LoadContext) -> dic
     for item in doc.get("include") or []:
         if isinstance(item, str):
             item = {"path": item}
+        for p in _as_list(item.get("path")):
+            if "://" in p or p.startswith("git@") or p.startswith("oci:"):
+                raise ComposeError(f"include {p}: remote resources are not supported (no network access to fetch them)")
         paths = [absolute(p, file_dir) for p in _as_list(item.get("path"))]
         if not paths:
             raise ComposeError(f"{path}: include entry without a path")
