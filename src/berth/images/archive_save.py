@@ -139,9 +139,14 @@ def save(store: ImageStore, cache, items: list[SaveItem], write: Write, tmp_root
                 parent = chain_id(parent, diff_id)
                 hexd = diff_id.split(":", 1)[1]
                 if hexd not in written:
-                    path, size = _layer_tar(store, cache, diff_id, parent, tmpdir)
-                    out.file_from(f"blobs/sha256/{hexd}", path, size)
-                    os.unlink(path)
+                    if store.blobs.has(diff_id):
+                        # the plain tar itself is kept (content-addressed by its diff id): no copy needed
+                        size = os.path.getsize(store.blobs.path(diff_id))
+                        out.file_from(f"blobs/sha256/{hexd}", store.blobs.path(diff_id), size)
+                    else:
+                        path, size = _layer_tar(store, cache, diff_id, parent, tmpdir)
+                        out.file_from(f"blobs/sha256/{hexd}", path, size)
+                        os.unlink(path)
                     written.add(hexd)
                     sizes_by_diff[hexd] = size
                 layers.append((hexd, sizes_by_diff[hexd]))
