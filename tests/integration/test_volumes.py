@@ -424,3 +424,15 @@ def test_copy_up_happens_once_and_an_emptied_volume_is_not_refilled(sandbox, dat
     assert os.listdir(os.path.join(sb.data_root, "volumes", "oncevol", "_data")) == []
     ok(sb.docker("rm", "once"))
     ok(sb.docker("volume", "rm", "oncevol"))
+
+
+def test_cp_into_a_created_container_keeps_the_copy_up_as_docker_does(sandbox, data_image):
+    sb = sandbox
+    src = os.path.join(sb.dir, "extra.txt")
+    with open(src, "w") as f:
+        f.write("extra\n")
+    ok(sb.docker("create", "--name", "cpfirst", "-v", "cpfirstvol:/data", data_image, "ls", "/data"))
+    ok(sb.docker("cp", src, "cpfirst:/data/"))
+    assert ok(sb.docker("start", "-a", "cpfirst")) == "extra.txt\nlink\nsub\n"
+    ok(sb.docker("rm", "cpfirst"))
+    ok(sb.docker("volume", "rm", "cpfirstvol"))

@@ -255,6 +255,7 @@ class ArchiveService:
                 mounted_here = True
                 if mounts:
                     try:
+                        await self.containers.mounts.fill_for_archive(c, merged)
                         self.containers.mounts.mount_for_archive(c, merged)
                     except OSError as e:
                         self.snaps.unmount(c.id)

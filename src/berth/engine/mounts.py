@@ -169,14 +169,37 @@ class MountManager:
         except BaseException:
             self.release(c, quiet=True)
             raise
-        # docker copies image content into a volume once, for the container's creation:
-        # a volume emptied later is not filled again at the next start.
+        self._copied(c)
+        return out
+
+    def _copied(self, c: "Container") -> None:
+        """docker copies image content into a volume once, for the container's creation:
+        a volume emptied later is not filled again at the next start."""
         stored = c.doc.get("_Mounts") or []
         if any(d.get("type") == "volume" and d.get("copy") for d in stored):
             for d in stored:
                 d["copy"] = False
             self.svc._save_doc(c)
-        return out
+
+    async def _copy_up(self, spec: MountSpec, vol: Volume, rootfs: str, in_place: bool) -> None:
+        if not spec.copy or spec.origin == "volumes-from":
+            return
+        src = _path_in_rootfs(rootfs, spec.target)
+        if src is None:
+            return
+        # one copy-up per volume at a time: two containers starting together share it
+        async with self._copy_locks.setdefault(vol.name, asyncio.Lock()):
+            await asyncio.to_thread(copyup.populate, src, vol.mountpoint, in_place)
+
+    async def fill_for_archive(self, c: "Container", merged: str) -> None:
+        """A cp into a container not started yet: its new volumes get the image's content
+        first, as they would have at docker's create."""
+        for spec in specs_of(c):
+            vol = self.volumes.volumes.get(spec.source) if spec.type == "volume" else None
+            if vol is None or (vol.options and not os.path.ismount(vol.mountpoint)):
+                continue
+            await self._copy_up(spec, vol, merged, bool(vol.active) or bool(vol.options))
+        self._copied(c)
 
     async def _oci_mount(self, c: "Container", spec: MountSpec, rootfs: str) -> dict:
         if spec.type == "tmpfs":
@@ -190,13 +213,7 @@ class MountManager:
                                          {ANONYMOUS_LABEL: ""} if spec.anonymous else None, None)
             others_running = bool(vol.active - {c.id})
             self.volumes.activate(vol, c.id)
-            if spec.copy and spec.origin != "volumes-from":
-                src = _path_in_rootfs(rootfs, spec.target)
-                if src is not None:
-                    # one copy-up per volume at a time: two containers starting together share it
-                    async with self._copy_locks.setdefault(vol.name, asyncio.Lock()):
-                        await asyncio.to_thread(copyup.populate, src, vol.mountpoint,
-                                                others_running or bool(vol.options))
+            await self._copy_up(spec, vol, rootfs, others_running or bool(vol.options))
             source = vol.mountpoint
             if spec.subpath:
                 source = os.path.join(vol.mountpoint, spec.subpath)
