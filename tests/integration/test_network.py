@@ -438,3 +438,19 @@ def test_ipam_config_shows_what_was_asked(sandbox):
         assert "default via 10.72.0.1" in out
     finally:
         sandbox.docker("network", "rm", "asked1", "asked2")
+
+
+def test_default_pools_skip_host_networks_and_ipv6_refused(sandbox):
+    sandbox.nsenter(["ip", "link", "add", "hostdummy", "type", "veth", "peer", "name", "hostdummy2"], check=True)
+    try:
+        sandbox.nsenter(["ip", "addr", "add", "172.18.0.1/16", "dev", "hostdummy"], check=True)
+        sandbox.nsenter(["ip", "addr", "add", "172.19.5.1/24", "dev", "hostdummy"], check=True)
+        ok(sandbox.docker("network", "create", "autopool"))
+        subnet = ok(sandbox.docker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "autopool")).strip()
+        assert subnet not in ("172.18.0.0/16", "172.19.0.0/16") and subnet.startswith("172.")
+        ok(sandbox.docker("network", "rm", "autopool"))
+    finally:
+        sandbox.nsenter(["ip", "link", "del", "hostdummy"])
+    res = sandbox.docker("network", "create", "--ipv6", "--subnet", "fd00:1::/64", "v6")
+    assert res.returncode == 1 and "IPv6" in res.stderr
+    assert sandbox.docker("network", "inspect", "v6").returncode == 1

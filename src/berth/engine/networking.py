@@ -262,7 +262,10 @@ class NetworkService(NetworkAdmin):
         path = os.path.join(self.netns_dir, c.id)
         if os.path.exists(path):
             await asyncio.to_thread(Netlink.delete_netns, path)
-        await asyncio.to_thread(self.netlink.create_netns, path)
+        try:
+            await asyncio.to_thread(self.netlink.create_netns, path)
+        except OSError as e:
+            raise System(f"failed to create the network namespace of {c.id[:12]}: {e}") from None
         ns = c.doc["NetworkSettings"]
         try:
             for i, name in enumerate(list(ns["Networks"])):

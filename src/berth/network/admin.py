@@ -152,7 +152,8 @@ class NetworkAdmin:
                 pool = ipam.pool_from_request(configs[0])
                 ipam.check_overlap(pool.subnet, taken)
             else:
-                pool = ipam.default_pool(taken)
+                assert self.netlink is not None
+                pool = ipam.default_pool(taken + await asyncio.to_thread(self.netlink.host_networks))
             net_id = secrets.token_hex(32)
             device = options.get("com.docker.network.bridge.name") or "br-" + net_id[:12]
             if len(device) > 15 or "/" in device or " " in device:

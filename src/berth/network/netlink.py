@@ -95,6 +95,18 @@ class Netlink:
                     if getattr(e, "code", None) != errno.ENODEV:
                         raise
 
+    def host_networks(self) -> list[ipaddress.IPv4Network]:
+        """Networks of the addresses and routes this namespace already has (default pools avoid them)."""
+        out = []
+        with self._lock:
+            for a in self._ipr.get_addr(family=2):
+                out.append(ipaddress.IPv4Network(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}", strict=False))
+            for r in self._ipr.get_routes(family=2, table=254):
+                dst = r.get_attr("RTA_DST")
+                if dst and r["dst_len"] > 0:
+                    out.append(ipaddress.IPv4Network(f"{dst}/{r['dst_len']}", strict=False))
+        return [n for n in out if not n.is_loopback]
+
     def has_link(self, name: str) -> bool:
         with self._lock:
             return bool(self._ipr.link_lookup(ifname=name))
