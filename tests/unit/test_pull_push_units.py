@@ -134,3 +134,13 @@ def test_cli_credentials_come_from_berth_then_docker_config(tmp_path, monkeypatc
     header = dict(cd.registry_auth_header(FakeCli(), "reg.example:5000"))["X-Registry-Auth"]
     assert AuthConfig.from_header(header).password == "bpw"
     assert AuthConfig.from_header(dict(cd.registry_auth_header(FakeCli(), "none:1"))["X-Registry-Auth"]).empty
+
+
+@pytest.mark.parametrize("address", ["reg\x01.example", "a b:5000", "", "http://x/\n"])
+def test_login_refuses_malformed_registry_addresses(address):
+    from berth.distribution.service import DistributionConfig, DistributionService
+
+    svc = DistributionService.__new__(DistributionService)
+    svc.cfg = DistributionConfig()
+    with pytest.raises(InvalidParameter, match="invalid registry address"):
+        svc.login(AuthConfig(username="u", password="p", serveraddress=address or "http:///"))

@@ -134,8 +134,9 @@ class DistributionService:
         host = address.split("://", 1)[-1].split("/", 1)[0]
         if host in ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"):
             host = "docker.io"
-        if not host:
-            raise InvalidParameter(f"invalid registry address {address!r}")
+        if not host or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7f for c in address) or \
+                not all(c.isalnum() or c in ".-:[]_" for c in host):
+            raise InvalidParameter(f"invalid registry address: {address!r}")
         reg = Registry(host, auth, list(self.cfg.insecure_registries))
         try:
             reg.login()
