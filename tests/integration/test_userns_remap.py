@@ -222,11 +222,18 @@ def test_docker_refusals_under_remap(remapped, flags, message):
     assert f"Error response from daemon: {message}" in res.stderr
 
 
-def test_unknown_userns_mode_is_refused(remapped):
+def test_any_other_userns_mode_means_the_daemon_mapping(remapped):
+    """dockerd 20.10 (checked in a private namespace) accepts any UsernsMode at create;
+    only "host" leaves the mapping out."""
+    start = _start(remapped)
     status, body = api(remapped, "POST", "/containers/create",
-                       {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"UsernsMode": "private"}})
-    assert status == 400
-    assert body["message"] == "invalid USER mode: private"
+                       {"Image": "busybox", "Cmd": ["cat", "/proc/self/uid_map"],
+                        "HostConfig": {"UsernsMode": "private"}})
+    assert status == 201, body
+    _ok(remapped.docker("start", "-a", body["Id"]))
+    out = _ok(remapped.docker("logs", body["Id"]))
+    assert out.split() == ["0", str(start), str(SIZE)]
+    remapped.docker("rm", body["Id"])
 
 
 def _berthd(sb: Sandbox, *args: str) -> subprocess.CompletedProcess:

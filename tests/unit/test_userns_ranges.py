@@ -78,7 +78,7 @@ def test_resolve_reads_the_files_for_an_existing_user(tmp_path):
     ({"Privileged": True}, "privileged mode is incompatible with user namespaces"),
     ({"NetworkMode": "host"}, "cannot share the host's network namespace"),
     ({"PidMode": "host"}, "cannot share the host PID namespace"),
-    ({"UsernsMode": "private"}, "invalid USER mode: private"),
+    ({"UsernsMode": "private", "Privileged": True}, "privileged mode is incompatible"),
 ])
 def test_container_checks(hc, message):
     with pytest.raises(InvalidParameter, match=message):
