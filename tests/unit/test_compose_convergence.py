@@ -199,3 +199,38 @@ def test_progress_json_lines():
     out = io.StringIO()
     Progress(out, "json").event("Container", "p-web-1", "Recreate", "(image changed)")
     assert json.loads(out.getvalue()) == {"id": "Container p-web-1", "status": "Recreate", "text": "(image changed)"}
+
+
+def test_rarer_keys_map_to_host_config_and_unsupported_ones_are_refused(tmp_path):
+    from berth.compose.errors import ComposeError
+
+    (tmp_path / "labels.env").write_text("from.file=yes\nshared=file\n")
+    p = project(tmp_path, """
+        services:
+          s:
+            image: busybox
+            label_file: ./labels.env
+            labels: {shared: inline}
+            devices: ["/dev/fuse", "/dev/null:/dev/nil:r"]
+            cpuset: "0"
+            cpu_quota: 50000
+            oom_kill_disable: true
+            blkio_config: {weight: 300}
+            external_links: [other:alias]
+          g:
+            image: busybox
+            gpus: all
+    """)
+    assert p.services["s"].config["labels"] == {"from.file": "yes", "shared": "inline"}
+    host = create_body(p, p.services["s"], 1, IMAGE_ID, "h")["HostConfig"]
+    assert host["Devices"] == [
+        {"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse", "CgroupPermissions": "rwm"},
+        {"PathOnHost": "/dev/null", "PathInContainer": "/dev/nil", "CgroupPermissions": "r"}]
+    assert (host["CpusetCpus"], host["CpuQuota"], host["OomKillDisable"], host["BlkioWeight"]) == ("0", 50000, True, 300)
+    assert host["Links"] == ["other:alias"]
+    try:
+        create_body(p, p.services["g"], 1, IMAGE_ID, "h")
+    except ComposeError as exc:
+        assert str(exc) == "service g: gpus: GPU device requests are not supported by berth"
+    else:
+        raise AssertionError("gpus accepted")

@@ -346,7 +346,7 @@ class Converger:
         cname = container_name(self.project, svc, number)
         body = create_body(self.project, svc, number, image_id, config_hash(svc),
                            keep_anonymous=keep_anonymous)
-        cid = self.engine.create(cname, body)
+        cid = self.engine.create(cname, body, svc.config.get("platform", ""))
         try:
             self._connect_extra_networks(svc, cid, cname)
             self.inject_files(svc, cid)

@@ -197,12 +197,87 @@ def sorted_networks(svc: Service) -> list[str]:
     return sorted(nets, key=lambda k: (-int((nets[k] or {}).get("priority", 0)), k))
 
 
+# Service keys berth cannot honour: refused rather than silently dropped.
+UNSUPPORTED_KEYS = {
+    "gpus": "GPU device requests are not supported by berth",
+    "credential_spec": "credential_spec is for Windows containers",
+    "post_start": "lifecycle hooks (post_start) are not supported by berth compose",
+    "pre_stop": "lifecycle hooks (pre_stop) are not supported by berth compose",
+    "models": "models need Docker Model Runner, which berth does not have",
+    "provider": "provider services are not supported by berth compose",
+    "use_api_socket": "use_api_socket is not supported by berth compose",
+}
+
+
+def check_supported(svc: Service) -> None:
+    from .errors import ComposeError
+
+    for key, why in UNSUPPORTED_KEYS.items():
+        if svc.config.get(key):
+            raise ComposeError(f"service {svc.name}: {key}: {why}")
+
+
+def _device(spec: Any) -> dict:
+    if isinstance(spec, dict):
+        return {"PathOnHost": spec.get("source", ""), "PathInContainer": spec.get("target") or spec.get("source", ""),
+                "CgroupPermissions": spec.get("permissions", "rwm")}
+    parts = str(spec).split(":")
+    host = parts[0]
+    target = parts[1] if len(parts) > 1 and parts[1] else host
+    perms = parts[2] if len(parts) > 2 else "rwm"
+    return {"PathOnHost": host, "PathInContainer": target, "CgroupPermissions": perms}
+
+
+def _more_host_config(c: dict, host: dict) -> None:
+    """The rarer service keys, each to its HostConfig field."""
+    if c.get("devices"):
+        host["Devices"] = [_device(d) for d in c["devices"]]
+    if c.get("device_cgroup_rules"):
+        host["DeviceCgroupRules"] = list(c["device_cgroup_rules"])
+    for key, api in (("cpuset", "CpusetCpus"), ("cgroup_parent", "CgroupParent"), ("userns_mode", "UsernsMode"),
+                     ("uts", "UTSMode"), ("runtime", "Runtime"), ("isolation", "Isolation"),
+                     ("cgroup", "CgroupnsMode")):
+        if c.get(key):
+            host[api] = c[key]
+    for key, api in (("cpu_quota", "CpuQuota"), ("cpu_period", "CpuPeriod"), ("cpu_rt_period", "CpuRealtimePeriod"),
+                     ("cpu_rt_runtime", "CpuRealtimeRuntime"), ("cpu_count", "CpuCount"),
+                     ("cpu_percent", "CpuPercent"), ("mem_swappiness", "MemorySwappiness")):
+        if c.get(key) is not None:
+            host[api] = int(c[key])
+    if c.get("oom_kill_disable") is not None:
+        host["OomKillDisable"] = bool(c["oom_kill_disable"])
+    if c.get("storage_opt"):
+        host["StorageOpt"] = {k: str(v) for k, v in c["storage_opt"].items()}
+    if c.get("annotations"):
+        host["Annotations"] = dict(c["annotations"])
+    if c.get("external_links"):
+        links = host.setdefault("Links", [])
+        for link in c["external_links"]:
+            name, _, alias = link.partition(":")
+            links.append(f"{name}:{alias or name}")
+    blkio = c.get("blkio_config") or {}
+    if blkio.get("weight") is not None:
+        host["BlkioWeight"] = int(blkio["weight"])
+    for key, api, field in (("device_read_bps", "BlkioDeviceReadBps", "Rate"),
+                            ("device_write_bps", "BlkioDeviceWriteBps", "Rate"),
+                            ("device_read_iops", "BlkioDeviceReadIOps", "Rate"),
+                            ("device_write_iops", "BlkioDeviceWriteIOps", "Rate"),
+                            ("weight_device", "BlkioWeightDevice", "Weight")):
+        if blkio.get(key):
+            from .loader.shortsyntax import size_bytes
+
+            host[api] = [{"Path": d["path"], field: (int(d.get("weight", 0)) if field == "Weight"
+                                                     else size_bytes(d["rate"], f"blkio_config.{key}"))}
+                         for d in blkio[key]]
+
+
 def create_body(project: Project, svc: Service, number: int, image_id: str, chash: str,
                 oneoff: bool = False, command: list[str] | None = None,
                 keep_anonymous: dict[str, str] | None = None) -> dict:
     """`keep_anonymous` maps a target to the anonymous volume a replaced container had
     there: the new container gets the same volume, so its data survives a recreate."""
     c = svc.config
+    check_supported(svc)
     cname = container_name(project, svc, number, oneoff)
     env = [f"{k}={v}" for k, v in (c.get("environment") or {}).items() if v is not None]
     config: dict[str, Any] = {
@@ -319,6 +394,7 @@ def create_body(project: Project, svc: Service, number: int, image_id: str, chas
             cn = container_name(project, target, 1) if target else name
             links.append(f"{cn}:{alias or name}")
         host["Links"] = links
+    _more_host_config(c, host)
     networking: dict[str, Any] = {}
     mode = c.get("network_mode")
     if mode:

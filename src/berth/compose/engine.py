@@ -83,8 +83,11 @@ class Engine:
     def inspect(self, cid: str) -> dict:
         return self.call("GET", f"/containers/{cid}/json")
 
-    def create(self, name: str, body: dict) -> str:
-        return self.call("POST", "/containers/create", {"name": name}, body)["Id"]
+    def create(self, name: str, body: dict, platform: str = "") -> str:
+        params = {"name": name}
+        if platform:
+            params["platform"] = platform
+        return self.call("POST", "/containers/create", params, body)["Id"]
 
     def start(self, cid: str) -> None:
         self.call("POST", f"/containers/{cid}/start")

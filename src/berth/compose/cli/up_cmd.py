@@ -87,6 +87,10 @@ def converge(ctx: ComposeContext, v: Values, args: list[str], no_start: bool) ->
     opts = _options(v, project, ctx)
     opts.no_start = no_start
     services = project.with_dependencies(args or list(project.services), include_deps=not v.get("no_deps"))
+    from ..create_body import check_supported
+
+    for name in services:  # refused before anything is created
+        check_supported(project.services[name])
     progress = ctx.progress()
     conv = Converger(project, ctx.engine(), progress)
     conv.max_parallel = ctx.g.get("parallel") if ctx.g.get("parallel") is not None else -1
@@ -180,7 +184,8 @@ def _attach(ctx: ComposeContext, conv: Converger, v: Values, services: list[str]
     --abort-on-container-exit); Ctrl-C stops the project gracefully."""
     from .logs_cmd import LogPrinter, short_name, stream_logs
 
-    attach_to = set(v.attach or services) - set(v.no_attach or [])
+    default = [n for n in services if conv.project.services[n].config.get("attach", True) is not False]
+    attach_to = set(v.attach or default) - set(v.no_attach or [])
     containers = [c for c in conv.containers()
                   if (c.get("Labels") or {}).get("com.docker.compose.service") in services]
     shown = [c for c in containers if (c.get("Labels") or {}).get("com.docker.compose.service") in attach_to]

@@ -176,6 +176,13 @@ def normalize_service(name: str, raw: dict, project: str, lookup: Lookup) -> dic
     if "environment" in svc or env:
         env.update(_str_mapping(svc.get("environment") or {}, where, lookup))
         svc["environment"] = env
+    if "label_file" in svc:
+        files = svc.pop("label_file")
+        merged: dict[str, Any] = {}
+        for f in (files if isinstance(files, list) else [files]):
+            merged.update(read_dotenv(f if isinstance(f, str) else f["path"]))
+        merged.update(_str_mapping(svc.get("labels") or {}, where))
+        svc["labels"] = merged
     if "labels" in svc:
         svc["labels"] = _str_mapping(svc["labels"], where)
     if "annotations" in svc:
