@@ -234,3 +234,14 @@ def test_rarer_keys_map_to_host_config_and_unsupported_ones_are_refused(tmp_path
         assert str(exc) == "service g: gpus: GPU device requests are not supported by berth"
     else:
         raise AssertionError("gpus accepted")
+
+
+def test_deploy_restart_policy(tmp_path):
+    p = project(tmp_path, """
+        services:
+          a: {image: x, deploy: {restart_policy: {condition: on-failure, max_attempts: 2}}}
+          b: {image: x, deploy: {restart_policy: {}}}
+          c: {image: x, restart: "no", deploy: {restart_policy: {condition: any}}}
+    """)
+    rp = {n: create_body(p, p.services[n], 1, IMAGE_ID, "h")["HostConfig"]["RestartPolicy"] for n in "abc"}
+    assert rp == {"a": {"Name": "on-failure", "MaximumRetryCount": 2}, "b": {"Name": "always"}, "c": {"Name": "no"}}

@@ -314,8 +314,14 @@ def create_body(project: Project, svc: Service, number: int, image_id: str, chas
     if c.get("mac_address"):
         config["MacAddress"] = c["mac_address"]
 
+    restart = c.get("restart")
+    rp = (c.get("deploy") or {}).get("restart_policy") or {}
+    if not restart and rp:  # deploy.restart_policy, as docker compose maps it outside swarm
+        restart = {"any": "always", "on-failure": "on-failure", "none": "no"}.get(rp.get("condition", "any"), "always")
+        if restart == "on-failure" and rp.get("max_attempts"):
+            restart += f":{int(rp['max_attempts'])}"
     host: dict[str, Any] = {
-        "RestartPolicy": _restart(c.get("restart")),
+        "RestartPolicy": _restart(restart),
         "Privileged": bool(c.get("privileged")),
         "ReadonlyRootfs": bool(c.get("read_only")),
     }
