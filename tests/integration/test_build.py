@@ -368,6 +368,7 @@ def test_client_disconnecting_mid_build_leaves_no_container_or_mount(sandbox, tm
         t.addfile(info, io.BytesIO(data))
     body = buf.getvalue()
     s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
     s.connect(sandbox.sock)
     s.sendall(f"POST /v1.45/build?t=gone HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
               f"Content-Length: {len(body)}\r\n\r\n".encode() + body)

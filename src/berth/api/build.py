@@ -137,7 +137,7 @@ def _network_exists(request: web.Request, name: str) -> bool:
         return True
 
 
-def _read_dockerfile(ctx, name: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def _read_dockerfile(ctx, name: str) -> tuple[str, bytes]:  # type: ignore[no-untyped-def]
     """The Dockerfile inside the context (docker's CLI adds one from elsewhere under a random name)."""
     from berth.build.rootview import scoped_resolve
 
@@ -150,7 +150,7 @@ def _read_dockerfile(ctx, name: str) -> tuple[str, str]:  # type: ignore[no-unty
         path = os.path.join(ctx.root, rel)
         if os.path.isfile(path):
             with open(path, "rb") as f:
-                return cand, f.read().decode("utf-8", "replace")
+                return cand, f.read()  # bytes: the parser keeps invalid UTF-8 as Go does
     raise InvalidParameter(f"Cannot locate specified Dockerfile: {name}")
 
 
@@ -186,6 +186,10 @@ async def build(request: web.Request) -> web.StreamResponse:
         await loop.run_in_executor(None, ctx.set_times)
         df = parse(text, dockerfile)
         builder = Builder(d, opts, output, ctx, df.escape)
+        builder.plan(df)  # an unknown --target or a repeated stage name: still a plain HTTP error
+        warnings = df.warnings_text() if hasattr(df, "warnings_text") else ""
+        if warnings:
+            await output.stream(warnings)
         task = asyncio.ensure_future(builder.run(df))
         watcher = asyncio.ensure_future(_watch_client(request, task))
         try:

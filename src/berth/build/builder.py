@@ -52,6 +52,8 @@ def plan_stages(instructions: list) -> tuple[list, list[Stage]]:
                 name = args[2].lower()
             elif len(args) != 1:
                 raise InvalidParameter("FROM requires either one or three arguments")
+            if name and any(st.name == name for st in stages):
+                raise InvalidParameter(f"{name} stage name already used")
             stages.append(Stage(len(stages), name, inst, []))
         elif not stages:
             if kw != "ARG":
@@ -108,6 +110,7 @@ class Builder:
         self.total_steps = 0
         self._tmp: str | None = None
         self._cache_from: dict[tuple[str, str], str] | None = None
+        self._meta: list = []
 
     # ------------------------------------------------------------------ helpers for steps
     def expand_meta(self, word: str) -> str:
@@ -198,9 +201,19 @@ class Builder:
             self._tmp = None
 
     # ------------------------------------------------------------------ the build
-    async def run(self, df) -> str:
+    def plan(self, df) -> None:
+        """Stages, meta ARGs and the target, checked before anything is answered."""
         meta, stages = plan_stages(df.instructions)
-        self.stages = stages
+        self.stages, self._meta = stages, meta
+        if self.opts.target:
+            target = find_stage(stages, self.opts.target)
+            if target is None or not target.name:
+                raise InvalidParameter(f"failed to reach build target {self.opts.target} in Dockerfile")
+
+    async def run(self, df) -> str:
+        if not self.stages:
+            self.plan(df)
+        meta, stages = self._meta, self.stages
         for inst in meta:
             for word in inst.args:
                 name, eq, default = word.partition("=")
