@@ -169,6 +169,15 @@ def _remap(cfg: DaemonConfig):  # type: ignore[no-untyped-def]
             raise System(f"--userns-remap: the remapped root ({idmap.root[0]}) cannot reach the data root "
                          f"{cfg.data_root}: {parent} is not searchable by others (chmod o+x {parent})")
         parent = os.path.dirname(parent)
+    from berth.snapshots import idmap as idmapped
+
+    overlay = os.path.join(cfg.data_root, "overlay")
+    os.makedirs(overlay, exist_ok=True)
+    try:
+        idmapped.probe(overlay, idmap)
+    except OSError as e:
+        raise System(f"--userns-remap: cannot make idmapped mounts of image layers under {overlay} "
+                     f"(Linux 5.12+ and a file system that supports them are needed): {e.strerror or e}") from None
     log.info("user namespaces: container root is %d:%d on the host (%s:%s)", *idmap.root, idmap.user, idmap.group)
     return idmap
 

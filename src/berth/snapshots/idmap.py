@@ -150,3 +150,27 @@ def mount_overlay_layers(lowers: list[str], upper: str, work: str, target: str) 
             os.close(mnt)
     finally:
         os.close(fs)
+
+
+def probe(work_dir: str, mapping: IdMapping) -> None:
+    """Make and drop one idmapped mount in `work_dir` (on the layers' file system), so a
+    kernel or file system that cannot do it fails the daemon's start with the reason,
+    not the first container's."""
+    import shutil
+    import tempfile
+
+    from berth.snapshots import mount as m
+
+    top = tempfile.mkdtemp(prefix=".idmap-probe-", dir=work_dir)
+    try:
+        src, dst = os.path.join(top, "src"), os.path.join(top, "dst")
+        os.mkdir(src)
+        os.mkdir(dst)
+        bind_idmapped(src, dst, mapping)
+        try:
+            if os.stat(dst).st_uid != mapping.root[0]:
+                raise OSError(0, "the idmapped mount does not show the mapped owner")
+        finally:
+            m.unmount(dst, lazy=True)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
