@@ -315,8 +315,9 @@ def create_body(project: Project, svc: Service, number: int, image_id: str, chas
         config["MacAddress"] = c["mac_address"]
 
     restart = c.get("restart")
-    rp = (c.get("deploy") or {}).get("restart_policy") or {}
-    if not restart and rp:  # deploy.restart_policy, as docker compose maps it outside swarm
+    deploy = c.get("deploy") or {}
+    rp = deploy.get("restart_policy") or {}
+    if not restart and "restart_policy" in deploy:  # deploy.restart_policy, as docker compose maps it outside swarm
         restart = {"any": "always", "on-failure": "on-failure", "none": "no"}.get(rp.get("condition", "any"), "always")
         if restart == "on-failure" and rp.get("max_attempts"):
             restart += f":{int(rp['max_attempts'])}"
