@@ -85,8 +85,14 @@ def build_service(project: Project, svc: Service, engine: Engine, progress: Prog
         params["networkmode"] = b["network"]
     if b.get("shm_size"):
         params["shmsize"] = str(b["shm_size"])
-    if b.get("additional_contexts"):
-        raise ComposeError(f"service {svc.name}: build.additional_contexts is not supported by berth's builder")
+    for key in ("additional_contexts", "secrets", "ssh", "entitlements", "privileged", "platforms", "provenance",
+                "sbom", "cache_to", "ulimits", "isolation"):
+        if b.get(key):
+            raise ComposeError(f"service {svc.name}: build.{key} is not supported by berth's builder")
+    if b.get("extra_hosts"):
+        from .loader.normalize import _extra_hosts
+
+        params["extrahosts"] = ",".join(_extra_hosts(b["extra_hosts"]))
     for tag in b.get("tags") or []:
         params.setdefault("_extra_tags", []).append(tag)
     extra_tags = params.pop("_extra_tags", [])
