@@ -107,6 +107,13 @@ class EmbeddedDNS:
         self.address = address
         self.port = port
         self._served: dict[str, _Served] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, container_id: str) -> asyncio.Lock:
+        lock = self._locks.get(container_id)
+        if lock is None:
+            lock = self._locks[container_id] = asyncio.Lock()
+        return lock
 
     def upstreams(self) -> list[str]:
         u = self._upstreams
@@ -126,10 +133,14 @@ class EmbeddedDNS:
         internal networks) answers SERVFAIL instead of asking upstream; `upstreams`
         (the container's --dns) replaces the host's resolvers; see Policy. Starting a
         container that is already served rebinds (a restarted container has a new
-        namespace)."""
-        policy = Policy(forward, list(upstreams) if upstreams else None, ndots_set)
+        namespace). Calls for one container run one at a time."""
+        async with self._lock(container_id):
+            await self._start(container_id, netns_path,
+                              Policy(forward, list(upstreams) if upstreams else None, ndots_set))
+
+    async def _start(self, container_id: str, netns_path: str, policy: Policy) -> None:
         if container_id in self._served:
-            await self.stop(container_id)
+            await self._stop(container_id)
         address, port = self.address, self.port
         redirected = False
         if port == 53 and self.redirect:
@@ -156,6 +167,14 @@ class EmbeddedDNS:
     async def stop(self, container_id: str) -> None:
         """Close the container's sockets and drop its in-flight forwards. Unknown
         containers are fine (stop is called on every container exit)."""
+        async with self._lock(container_id):
+            await self._stop(container_id)
+        lock = self._locks.get(container_id)
+        if lock is not None and container_id not in self._served and not lock.locked() \
+                and not getattr(lock, "_waiters", None):
+            del self._locks[container_id]  # nobody waits on it: forget the id
+
+    async def _stop(self, container_id: str) -> None:
         served = self._served.pop(container_id, None)
         self.answerer.forget(container_id)
         if served is None:
