@@ -264,3 +264,21 @@ def test_load_over_an_existing_tag_says_so_and_emits_load_events(sandbox):
     ev = sb.docker("events", "--since", "60s", "--until", str(int(time.time()) + 1), "--filter", "type=image",
                    "--format", "{{.Action}} {{.Actor.ID}}")
     assert f"load {_id(sb, 'ren:1')}" in ev.stdout, ev.stdout
+
+
+def test_compressed_archives_load_like_dockers(sandbox):
+    sb = sandbox
+    image_id = _id(sb, "busybox")
+    raw = subprocess.run(["/usr/local/bin/docker", "save", "busybox"], env=sb.env(), capture_output=True).stdout
+    for name, data in (("gz", gzip.compress(raw, 1)), ("zst", __import__("zstandard").ZstdCompressor().compress(raw))):
+        path = os.path.join(sb.dir, f"busybox.tar.{name}")
+        with open(path, "wb") as f:
+            f.write(data)
+        r = sb.docker("load", "-i", path)
+        assert r.returncode == 0 and "Loaded image: busybox:latest" in r.stdout, (name, r.stderr)
+        assert _id(sb, "busybox") == image_id
+    cut = os.path.join(sb.dir, "cut.tar.gz")
+    with open(cut, "wb") as f:
+        f.write(gzip.compress(raw, 1)[:5000])
+    r = sb.docker("load", "-i", cut)
+    assert r.returncode == 1 and "invalid archive" in r.stderr, r.stderr

@@ -35,6 +35,17 @@ from berth.snapshots.remove import remove_tree
 MAX_JSON = 16 << 20
 
 
+def zlib_errors() -> tuple[type[BaseException], ...]:
+    """What the decompressors raise on a corrupt archive."""
+    import lzma
+    import zlib
+
+    import zstandard
+    from isal import isal_zlib
+
+    return (zlib.error, isal_zlib.error, lzma.LZMAError, zstandard.ZstdError, OSError, ValueError)
+
+
 class _Spool:
     def __init__(self, root: str) -> None:
         self.root = root
@@ -51,9 +62,13 @@ class _Spool:
         return norm
 
     def read(self, stream: BinaryIO) -> None:
+        """Spool the archive; like docker, a gzip, bzip2, xz or zstd compressed archive is fine too."""
+        from berth.images.layer_tar import _decompressed
+
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20)  # noqa: SIM115
-        except tarfile.TarError as e:
+            plain, _kind = _decompressed(stream)
+            tf = tarfile.open(fileobj=plain, mode="r|", bufsize=1 << 20)  # noqa: SIM115
+        except (tarfile.TarError, EOFError, OSError) as e:
             raise InvalidParameter(f"invalid archive: {e}") from None
         with tf:
             try:
@@ -76,7 +91,7 @@ class _Spool:
                     elif m.islnk():
                         self.links[name] = self._clean(m.linkname, m.name)
                     tf.members.clear()
-            except tarfile.TarError as e:
+            except (tarfile.TarError, EOFError, *zlib_errors()) as e:
                 raise InvalidParameter(f"invalid archive: {e}") from None
 
     def path(self, name: str) -> str | None:
