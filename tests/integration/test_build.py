@@ -158,6 +158,40 @@ RUN --mount=type=bind,source=f,target=/m cat /m
     assert 'Get "http://127.0.0.1:1/nothing": dial tcp 127.0.0.1:1: connect: connection refused' in out.stderr
 
 
+def test_add_from_a_url_and_run_options(sandbox, tmp_path):
+    import subprocess
+    import time
+
+    served = tmp_path / "served"
+    write(served, {"page.txt": "downloaded\n"})
+    server = subprocess.Popen(sandbox.nsenter_argv(["python3", "-m", "http.server", "18765", "--bind", "127.0.0.1",
+                                                    "-d", str(served)]),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        write(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox
+ADD http://127.0.0.1:18765/page.txt /web/
+RUN stat -c '%a %U' /web/page.txt; cat /web/page.txt
+RUN df -k /dev/shm | tail -1; ls /sys/class/net
+"""})
+        for _ in range(50):
+            if sandbox.nsenter(["wget", "-q", "-O", "-", "http://127.0.0.1:18765/page.txt"]).returncode == 0 or \
+                    sandbox.nsenter(["python3", "-c", "import urllib.request as u; "
+                                     "u.urlopen('http://127.0.0.1:18765/page.txt')"]).returncode == 0:
+                break
+            time.sleep(0.1)
+        out = sandbox.berth("build", "--network", "none", "--shm-size", "8m", str(tmp_path / "ctx"))
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "600 root" in out.stdout and "downloaded" in out.stdout
+        shm = [line for line in out.stdout.splitlines() if line.startswith("shm ")]
+        assert shm and shm[0].split()[1] == "8192", out.stdout
+        nets = out.stdout.split(shm[0])[1].splitlines()[1:]
+        assert nets[0] == "lo" and nets[1].startswith(" --->")  # --network none: loopback only
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_copy_of_equal_inputs_gives_the_same_layer_digest(sandbox, tmp_path):
     write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY f /f\n", "f": "same\n"})
     os.utime(tmp_path / "f", (1_600_000_000, 1_600_000_000))
