@@ -32,9 +32,23 @@ HANDLERS = {
 }
 
 
+_SWEPT: set[str] = set()
+
+
 def build_root(daemon) -> str:
+    """<data-root>/build. The first use in a daemon's life removes what a daemon
+    killed mid-build left there (contexts, scratch dirs, view mounts)."""
     path = os.path.join(daemon.cfg.data_root, "build")
     os.makedirs(path, mode=0o700, exist_ok=True)
+    if path not in _SWEPT:
+        _SWEPT.add(path)
+        from berth.snapshots import mount as m
+
+        for point in m.mounts_under(path):
+            m.unmount(point, lazy=True)
+        for name in os.listdir(path):
+            if name.startswith(("ctx-", "tmp-")):
+                shutil.rmtree(os.path.join(path, name), ignore_errors=True)
     return path
 
 
