@@ -173,6 +173,7 @@ def ensure_crun_cgroups(log: Log | None = None) -> list[str]:
     controller as its own v1 hierarchy moves it out of cgroup2. runc does not need
     this. Returns the mount points created (empty when nothing was needed).
     """
+    mount_unmounted_v1_hierarchies(log)
     info = check_cgroups()
     if info.version != "hybrid" or not info.unified_controllers:
         return []
@@ -197,6 +198,40 @@ def ensure_crun_cgroups(log: Log | None = None) -> list[str]:
             f"(mount -t cgroup -o {ctrl} cgroup {target}): crun refuses hybrid cgroup "
             f"hosts whose cgroup2 hierarchy ({info.unified_mount}) still holds controllers",
         )
+    return done
+
+
+def mount_unmounted_v1_hierarchies(log: Log | None = None) -> list[str]:
+    """Mount each v1 hierarchy this process is in (/proc/self/cgroup) whose directory
+    under /sys/fs/cgroup exists but is a plain directory of the tmpfs.
+
+    Found by the chaos test: with hugetlb moved to a v1 hierarchy mounted only in
+    another mount namespace, crun took /sys/fs/cgroup/hugetlb (a tmpfs directory) for
+    the hierarchy, made berth/<id> there and wrote cgroup.procs as a regular file,
+    which no `crun delete` can remove: one leaked directory per container run.
+    """
+    done: list[str] = []
+    points = {m.mount_point for m in read_mountinfo()}
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return done
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3 or parts[0] == "0" or not parts[1] or parts[1].startswith("name="):
+            continue
+        target = os.path.join(CGROUP_ROOT, parts[1])
+        if not os.path.isdir(target) or os.path.islink(target) or target in points:
+            continue
+        try:
+            _libc_mount("cgroup", target, "cgroup", 0, parts[1])
+        except OSError as e:
+            _call_log(log, f"{target} is a plain directory, not the {parts[1]} hierarchy, and mounting "
+                           f"it failed ({e.strerror}): containers' {parts[1]} cgroups will leak there")
+            continue
+        done.append(target)
+        _call_log(log, f"mounted the {parts[1]} cgroup hierarchy at {target} (it was a plain directory)")
     return done
 
 
