@@ -245,3 +245,28 @@ def test_deploy_restart_policy(tmp_path):
     """)
     rp = {n: create_body(p, p.services[n], 1, IMAGE_ID, "h")["HostConfig"]["RestartPolicy"] for n in "abc"}
     assert rp == {"a": {"Name": "on-failure", "MaximumRetryCount": 2}, "b": {"Name": "always"}, "c": {"Name": "no"}}
+
+
+def test_always_recreate_deps(tmp_path):
+    text = """
+        services:
+          db: {image: busybox}
+          app: {image: busybox, depends_on: [db], environment: {V: "${V:-1}"}}
+    """
+    old = project(tmp_path, text)
+    containers = [existing(old, "db", 1), existing(old, "app", 1)]
+    new = project(tmp_path, text, {"V": "2"})
+
+    class FakeEngine:
+        def containers(self, project, all=True):
+            return containers
+
+        def image(self, ref):
+            return {"Id": IMAGE_ID}
+
+    c = Converger(new, FakeEngine(), Progress(mode="quiet"))  # type: ignore[arg-type]
+    assert [a.describe() for a in c.plan(["db", "app"], UpOptions())] == [
+        "nothing db: up to date", "recreate app: environment.V changed"]
+    c = Converger(new, FakeEngine(), Progress(mode="quiet"))  # type: ignore[arg-type]
+    assert [a.describe() for a in c.plan(["db", "app"], UpOptions(always_recreate_deps=True))] == [
+        "recreate db: --always-recreate-deps", "recreate app: environment.V changed"]

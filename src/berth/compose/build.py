@@ -60,7 +60,7 @@ def context_tar(context: str, dockerfile: str, inline: str | None) -> tuple[byte
 
 def build_service(project: Project, svc: Service, engine: Engine, progress: Progress,
                   no_cache: bool = False, pull: bool = False, extra_args: dict | None = None,
-                  quiet: bool = False) -> str:
+                  quiet: bool = False, memory: int = 0) -> str:
     b = svc.build or {}
     context = b.get("context", project.working_dir)
     if "://" in context:
@@ -73,6 +73,8 @@ def build_service(project: Project, svc: Service, engine: Engine, progress: Prog
         params["buildargs"] = json.dumps({k: v for k, v in args.items() if v is not None})
     if b.get("target"):
         params["target"] = b["target"]
+    if memory:
+        params["memory"] = str(memory)
     if b.get("labels"):
         params["labels"] = json.dumps(b["labels"])
     if b.get("cache_from"):

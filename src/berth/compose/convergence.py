@@ -40,6 +40,7 @@ class Action:
 @dataclass
 class UpOptions:
     force_recreate: bool = False
+    always_recreate_deps: bool = False
     no_recreate: bool = False
     no_start: bool = False
     remove_orphans: bool = False
@@ -90,6 +91,7 @@ class Converger:
         self._listing: list[dict] | None = None
         self._pulled: set[str] = set()
         self.max_parallel = -1  # --parallel: services converged at once (-1: no limit)
+        self.quiet_pull = False
 
     # --- observed state ------------------------------------------------------------------
     def containers(self, oneoff: bool = False, all: bool = True, fresh: bool = True) -> list[dict]:
@@ -129,7 +131,7 @@ class Converger:
         if policy == "always" and not svc.build and not dry_run and svc.image not in self._pulled:
             from .build import pull_image
 
-            pull_image(svc.image, self.engine, self.progress)
+            pull_image(svc.image, self.engine, self.pull_progress())
             self._pulled.add(svc.image)
         if not svc.build and svc.image in self._image_ids:  # one inspect per image, not per service
             self._image_ids[svc.name] = self._image_ids[svc.image]
@@ -154,7 +156,7 @@ class Converger:
                     return self._image_ids[svc.name]
                 from .build import pull_image
 
-                pull_image(svc.image, self.engine, self.progress)
+                pull_image(svc.image, self.engine, self.pull_progress())
                 info = self.engine.image(svc.image)
             if info is None:
                 raise ComposeError(f"No such image: {svc.image}")
@@ -162,6 +164,9 @@ class Converger:
         if not svc.build:
             self._image_ids[svc.image] = info["Id"]
         return info["Id"]
+
+    def pull_progress(self) -> Progress:
+        return Progress(self.progress.out, "quiet") if self.quiet_pull else self.progress
 
     # --- planning ------------------------------------------------------------------------
     def plan_service(self, svc: Service, existing: list[dict], opts: UpOptions, image_id: str) -> list[Action]:
@@ -232,6 +237,14 @@ class Converger:
             svc = self.project.services[name]
             image_id = self.image_id(svc, opts.build, dry_run=opts.dry_run)
             actions.extend(self.plan_service(svc, observed.get(name, []), opts, image_id))
+        if opts.always_recreate_deps:  # a recreated service takes its dependencies along
+            recreated = {a.service for a in actions if a.kind == "recreate"}
+            deps: set[str] = set()
+            for name in recreated:
+                deps.update(d for d in self.project.with_dependencies([name]) if d != name)
+            for a in actions:
+                if a.service in deps and a.kind in ("nothing", "start"):
+                    a.kind, a.reason = "recreate", "--always-recreate-deps"
         changed = {a.service for a in actions if a.kind in ("recreate", "create")}
         for a in actions:  # depends_on.restart: a dependency that changes restarts its dependents
             if a.kind != "nothing":
@@ -310,10 +323,13 @@ class Converger:
             self.progress.event("Volume", f'"{vol.name}"', "Created")
 
     # --- doing ---------------------------------------------------------------------------
-    def _connect_extra_networks(self, svc: Service, cid: str, cname: str) -> None:
+    def _connect_extra_networks(self, svc: Service, cid: str, cname: str, aliases: bool = True) -> None:
         for key in sorted_networks(svc)[1:]:
+            ep = endpoint(self.project, svc, key, cname)
+            if not aliases:
+                ep.pop("Aliases", None)
             self.engine.call("POST", f"/networks/{network_name(self.project, key)}/connect", None,
-                             {"Container": cid, "EndpointConfig": endpoint(self.project, svc, key, cname)})
+                             {"Container": cid, "EndpointConfig": ep})
 
     def inject_files(self, svc: Service, cid: str) -> None:
         """Environment/content secrets and configs, copied in before the first start."""

@@ -114,6 +114,9 @@ def run_run(ctx: ComposeContext, v: Values, args: list[str]) -> int:
     progress = ctx.progress()
     engine = ctx.engine()
     conv = Converger(project, engine, progress)
+    if v.remove_orphans:
+        for c in conv.orphans():
+            engine.remove(c["Id"], force=True)
     deps = [] if v.no_deps else [d for d in project.with_dependencies([name]) if d != name]
     conv.ensure_networks([name] + deps)
     conv.ensure_volumes([name] + deps)
@@ -159,6 +162,7 @@ def run_run(ctx: ComposeContext, v: Values, args: list[str]) -> int:
     cfg.pop("container_name", None)
     cfg["restart"] = "no"
     one = Service(name, cfg)
+    conv.quiet_pull = bool(v.quiet_pull)
     image_id = conv.image_id(svc, "always" if v.build else "auto")
     cname = v.name or f"{project.name}-{name}-run-{secrets.token_hex(6)}"
     body = create_body(project, one, 1, image_id, config_hash(one), oneoff=True,
@@ -171,8 +175,11 @@ def run_run(ctx: ComposeContext, v: Values, args: list[str]) -> int:
     body["Labels"].pop(L.NUMBER, None)
     if v.rm:
         body["HostConfig"]["AutoRemove"] = False  # removed by us after the exit code is read
-    cid = engine.create(cname, body)
-    conv._connect_extra_networks(one, cid, cname)
+    if not v.use_aliases:  # a one-off answers to its own name only, unless --use-aliases
+        for ep in (body.get("NetworkingConfig") or {}).get("EndpointsConfig", {}).values():
+            ep.pop("Aliases", None)
+    cid = engine.create(cname, body, cfg.get("platform", ""))
+    conv._connect_extra_networks(one, cid, cname, aliases=v.use_aliases)
     conv.inject_files(one, cid)
     if v.detach:
         engine.start(cid)

@@ -25,6 +25,13 @@ def run_build(ctx: ComposeContext, v: Values, args: list[str]) -> int:
 
     if v.ssh:
         raise ComposeError("--ssh is not supported by berth compose")
+    if v.builder:
+        raise ComposeError("--builder: berth builds with the daemon's own builder; there are no others to choose")
+    memory = 0
+    if v.memory:
+        from ..loader.shortsyntax import size_bytes
+
+        memory = size_bytes(v.memory, "--memory")
     project = ctx.project(services=args)
     ctx.services(args)
     names = project.with_dependencies(args, True) if (args and v.with_dependencies) else (args or list(project.services))
@@ -44,7 +51,7 @@ def run_build(ctx: ComposeContext, v: Values, args: list[str]) -> int:
             progress.event("Service", n, "Building")
             continue
         build_service(project, svc, ctx.engine(), progress, no_cache=v.no_cache, pull=v.pull,
-                      extra_args=extra, quiet=v.quiet)
+                      extra_args=extra, quiet=v.quiet, memory=memory)
         built.append(svc.image)
     if v.push:
         _push(ctx, built, quiet=v.quiet)

@@ -77,6 +77,7 @@ def _options(v: Values, project: Any, ctx: ComposeContext) -> UpOptions:
     build = "always" if v.build else ("never" if v.no_build else "auto")
     timeout = v.get("timeout") if v.was_set("timeout") else None
     return UpOptions(force_recreate=v.force_recreate, no_recreate=v.no_recreate,
+                     always_recreate_deps=bool(v.get("always_recreate_deps")),
                      no_start=bool(v.get("no_start")), remove_orphans=v.remove_orphans,
                      scale=_scale(v.scale, project), timeout=timeout, build=build, dry_run=ctx.dry_run)
 
@@ -94,6 +95,7 @@ def converge(ctx: ComposeContext, v: Values, args: list[str], no_start: bool) ->
     progress = ctx.progress()
     conv = Converger(project, ctx.engine(), progress)
     conv.max_parallel = ctx.g.get("parallel") if ctx.g.get("parallel") is not None else -1
+    conv.quiet_pull = bool(v.quiet_pull)
     orphans = conv.orphans()
     if orphans:
         if opts.remove_orphans:
@@ -139,6 +141,10 @@ def run_up(ctx: ComposeContext, v: Values, args: list[str]) -> int:
     abort = v.abort_on_container_exit or v.abort_on_container_failure or bool(v.exit_code_from)
     if v.detach and abort:
         raise ComposeError("-d and --abort-on-container-exit are incompatible")
+    if v.attach and v.attach_dependencies:
+        raise ComposeError("--attach and --attach-dependencies are incompatible")
+    if v.always_recreate_deps and v.no_recreate:
+        raise ComposeError("--always-recreate-deps and --no-recreate are incompatible")
     if v.detach and v.exit_code_from:
         raise ComposeError("-d and --exit-code-from are incompatible")
     detach = v.detach or v.wait
@@ -150,7 +156,7 @@ def run_up(ctx: ComposeContext, v: Values, args: list[str]) -> int:
         return _wait_ready(ctx, conv, services, v.wait_timeout)
     if detach:
         return 0
-    return _attach(ctx, conv, v, services, began)
+    return _attach(ctx, conv, v, args or services, services, began)
 
 
 def _wait_ready(ctx: ComposeContext, conv: Converger, services: list[str], timeout: int) -> int:
@@ -179,12 +185,15 @@ def _wait_ready(ctx: ComposeContext, conv: Converger, services: list[str], timeo
     return 0
 
 
-def _attach(ctx: ComposeContext, conv: Converger, v: Values, services: list[str], began: float) -> int:
+def _attach(ctx: ComposeContext, conv: Converger, v: Values, targets: list[str], services: list[str],
+            began: float) -> int:
     """Foreground `up`: stream every container's log until they all stop (or one does, with
     --abort-on-container-exit); Ctrl-C stops the project gracefully."""
     from .logs_cmd import LogPrinter, short_name, stream_logs
 
-    default = [n for n in services if conv.project.services[n].config.get("attach", True) is not False]
+    # the services named on the command line (their dependencies with --attach-dependencies)
+    chosen = services if v.attach_dependencies else targets
+    default = [n for n in chosen if conv.project.services[n].config.get("attach", True) is not False]
     attach_to = set(v.attach or default) - set(v.no_attach or [])
     containers = [c for c in conv.containers()
                   if (c.get("Labels") or {}).get("com.docker.compose.service") in services]
