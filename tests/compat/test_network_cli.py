@@ -41,9 +41,9 @@ def world(sandbox):
     net = _name("cmpnet")
     other = _name("cmpnet2")
     _ok(sandbox.docker("network", "create", "--subnet", "10.77.0.0/24", "--gateway", "10.77.0.254",
-                       "--label", "tier=front", "--label", "x", "-o", "com.docker.network.bridge.name=cmpbr0",
-                       net))
-    _ok(sandbox.docker("network", "create", "--internal", other))
+                       "--label", "tier=front", "-o", "com.docker.network.bridge.name=cmpbr0", net))
+    # one label each: docker joins several in Go's random map order
+    _ok(sandbox.docker("network", "create", "--internal", "--label", "x", other))
     yield {"net": net, "other": other}
     sandbox.docker("network", "rm", net, other)
 
