@@ -179,24 +179,29 @@ class BuildContext:
             return
         if (parts in dirs):
             os.close(dirs.pop(parts))
-        _remove_at(parent, name)
+        if rel in self.entries:
+            _remove_at(parent, name)  # a later entry replaces an earlier one
         if info.isreg():
             fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
             sha = hashlib.sha256()
             src = tar.extractfile(info)
             try:
-                with open(fd, "wb", buffering=0, closefd=True) as f:
-                    assert src is not None
-                    while True:
-                        chunk = src.read(_CHUNK)
-                        if not chunk:
-                            break
-                        sha.update(chunk)
-                        f.write(chunk)
+                assert src is not None
+                while True:
+                    chunk = src.read(_CHUNK)
+                    if not chunk:
+                        break
+                    sha.update(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
+                os.fchmod(fd, mode)
+                mt = int(info.mtime) * 10**9
+                os.utime(fd, ns=(mt, mt))
             finally:
+                os.close(fd)
                 if src is not None:
                     src.close()
-            _fchmod_at(parent, name, mode)
             self.entries[rel] = Entry(rel, "f", mode, info.size, int(info.mtime), digest=sha.hexdigest())
             self.size += info.size
         elif info.issym():
@@ -217,9 +222,10 @@ class BuildContext:
                                    "sockets are not allowed in a build context")
 
     def set_times(self) -> None:
-        """Give every entry the mtime its tar header carried (directories last:
-        writing into one changes its mtime)."""
-        for e in sorted(self.entries.values(), key=lambda e: e.path.count("/"), reverse=True):
+        """Give directories and symlinks the mtime their tar header carried, deepest
+        first (writing into a directory changes its mtime); files got theirs when written."""
+        for e in sorted((e for e in self.entries.values() if e.kind != "f"),
+                        key=lambda e: e.path.count("/"), reverse=True):
             try:
                 os.utime(os.path.join(self.root, e.path), ns=(e.mtime * 10**9, e.mtime * 10**9),
                          follow_symlinks=False)
