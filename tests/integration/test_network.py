@@ -454,3 +454,17 @@ def test_default_pools_skip_host_networks_and_ipv6_refused(sandbox):
     res = sandbox.docker("network", "create", "--ipv6", "--subnet", "fd00:1::/64", "v6")
     assert res.returncode == 1 and "IPv6" in res.stderr
     assert sandbox.docker("network", "inspect", "v6").returncode == 1
+
+
+def test_isolation_between_bridges_but_published_ports_reachable(sandbox, web):
+    ok(sandbox.docker("network", "create", "--subnet", "10.74.0.0/24", "iso"))
+    try:
+        web_ip = ok(sandbox.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web")).strip()
+        out = sandbox.docker("run", "--rm", "--network", "iso", "busybox", "sh", "-c",
+                             f"timeout 2 wget -qO- http://{web_ip}/; echo rc=$?")
+        assert "hello-" not in out.stdout and "rc=0" not in out.stdout     # other bridge: dropped
+        out = ok(sandbox.docker("run", "--rm", "--network", "iso", "busybox", "wget", "-qO-",
+                                "http://172.17.0.1:8080/"))
+        assert out.startswith("hello-")                 # but the published port answers
+    finally:
+        sandbox.docker("network", "rm", "iso")

@@ -70,6 +70,9 @@ def render(bridges: list[BridgeRules], ports: list[PortRule], userland_proxy: bo
         if b.internal:
             lines.append(f'    iifname "{b.bridge}" oifname != "{b.bridge}" drop')
             lines.append(f'    oifname "{b.bridge}" iifname != "{b.bridge}" drop')
+    # A published port is reachable from other bridges as from anywhere else.
+    lines.append("    ct status dnat accept")
+    for b in bridges:
         others = [n for n in names if n != b.bridge]
         if others:
             lines.append(f'    iifname "{b.bridge}" oifname {{ ' + ", ".join(f'"{o}"' for o in others) + " } drop")
