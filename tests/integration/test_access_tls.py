@@ -8,11 +8,12 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.harness import Sandbox
+from tests.harness import SRC, Sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
 
@@ -167,3 +168,17 @@ def test_member_of_berth_group_may_use_the_socket_and_others_may_not(tls_sandbox
                               capture_output=True, text=True, timeout=30)
     assert outsider.returncode != 0
     assert "PermissionError" in outsider.stderr
+
+
+def test_a_second_daemon_on_the_same_data_root_is_refused(tls_sandbox):
+    """Even with its own pidfile and socket: the data root is locked by the first."""
+    sb = tls_sandbox
+    argv = [sys.executable, "-m", "berth.daemon.main", "-H", f"unix://{sb.dir}/second.sock",
+            "--data-root", sb.data_root, "--exec-root", f"{sb.dir}/run2", "--pidfile", f"{sb.dir}/second.pid"]
+    res = subprocess.run(sb.nsenter_argv(argv), capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=SRC))
+    assert res.returncode != 0
+    assert "berthd: another berthd (pid " in res.stderr
+    assert f"is using the data root {sb.data_root}" in res.stderr
+    assert not os.path.exists(f"{sb.dir}/second.sock")
+    assert _client(sb, ["berth", "-H", f"unix://{sb.sock}", "version", "--format", "{{.Server.APIVersion}}"]).stdout.strip() == "1.45"

@@ -154,6 +154,27 @@ def claim_pidfile(path: str) -> None:
     os.rename(tmp, path)
 
 
+_DATA_ROOT_LOCK: list[int] = []  # the lock's fd stays open for the daemon's life
+
+
+def lock_data_root(data_root: str) -> None:
+    """One daemon per data root, whatever its pidfile: two would corrupt each other's state."""
+    import fcntl
+
+    os.makedirs(data_root, exist_ok=True)
+    fd = os.open(os.path.join(data_root, "berthd.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise SystemExit(f"berthd: another berthd (pid {holder}) is using the data root {data_root}; "
+                         "stop it first, or give this one its own --data-root") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _DATA_ROOT_LOCK.append(fd)
+
+
 async def serve(daemon: Daemon, cfg: DaemonConfig) -> None:
     from aiohttp import web
 
@@ -295,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         print("berthd: the daemon needs to run as root", file=sys.stderr)
         return 1
     claim_pidfile(cfg.pidfile)
+    lock_data_root(cfg.data_root)
     try:
         daemon = Daemon(cfg)
         daemon.check_host()
