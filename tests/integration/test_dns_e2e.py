@@ -125,3 +125,53 @@ def test_a_container_may_serve_port_53_itself(sandbox, net):
         assert f"Address: {net['ips']['beta']}" in _ok(_lookup(sandbox, "own53", "beta")).stdout
     finally:
         sandbox.docker("rm", "-f", "own53")
+
+
+STUB = r"""
+import socket, sys
+from dnslib import DNSRecord, RR, A, QTYPE, RCODE
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+print("ready", flush=True)
+while True:
+    data, addr = s.recvfrom(4096)
+    q = DNSRecord.parse(data)
+    r = q.reply(aa=0)
+    if str(q.q.qname).rstrip(".").endswith("example.com") and q.q.qtype == QTYPE.A:
+        r.add_answer(RR(q.q.qname, QTYPE.A, rdata=A("93.184.216.34"), ttl=60))
+    else:
+        r.header.rcode = RCODE.NXDOMAIN
+    s.sendto(r.pack(), addr)
+"""
+
+
+def test_container_dns_servers_are_the_upstream(sandbox, net):
+    """--dns on a user network: resolv.conf keeps 127.0.0.11, unknown names go to the --dns server
+    (a stub on the sandbox's loopback, reached from the daemon's namespace)."""
+    import subprocess
+    import sys
+
+    stub = subprocess.Popen(sandbox.nsenter_argv([sys.executable, "-c", STUB]), stdout=subprocess.PIPE, text=True,
+                            env=sandbox.env())
+    try:
+        assert stub.stdout.readline().strip() == "ready"
+        r = _ok(sandbox.docker("run", "--rm", "--network", net["name"], "--dns", "127.0.0.1", "busybox", "sh", "-c",
+                               "cat /etc/resolv.conf; nslookup www.example.com; nslookup beta"))
+        assert "nameserver 127.0.0.11" in r.stdout and "Address: 93.184.216.34" in r.stdout
+        assert f"Address: {net['ips']['beta']}" in r.stdout  # container names still answered locally
+        r = sandbox.docker("run", "--rm", "--network", net["name"], "busybox", "nslookup", "www.example.com")
+        assert "93.184.216.34" not in r.stdout  # without --dns: the host's resolvers (unreachable here)
+    finally:
+        stub.kill()
+        stub.wait()
+
+
+def test_joiner_of_a_containers_namespace_and_late_connect_use_the_embedded_dns(sandbox, net):
+    r = _ok(sandbox.docker("run", "--rm", "--network", "container:alpha", "busybox", "nslookup", "beta"))
+    assert f"Address: {net['ips']['beta']}" in r.stdout
+    _ok(sandbox.docker("run", "-d", "--name", "fromdefault", "busybox", "sleep", "1000"))
+    try:
+        _ok(sandbox.docker("network", "connect", net["name"], "fromdefault"))
+        assert f"Address: {net['ips']['beta']}" in _ok(_lookup(sandbox, "fromdefault", "beta")).stdout
+    finally:
+        sandbox.docker("rm", "-f", "fromdefault")
