@@ -92,7 +92,7 @@ def test_parallel_runs_and_sigkill_restart_keep_addresses_unique(fresh_sandbox):
             break
         time.sleep(0.1)
     assert "veth" not in sb.nsenter(["ip", "-o", "link"]).stdout
-    assert "dnat" not in nft(sb)
+    assert "dnat to" not in nft(sb)
     assert sb.nsenter(["ls", f"{sb.exec_root}/netns"]).stdout.strip() == ""
 
 
