@@ -115,3 +115,19 @@ def test_config_escapes_dollars_so_the_output_reloads(tmp_path, monkeypatch):
     assert "- $$HOME" in out
     (tmp_path / "again.yaml").write_text(out)
     assert "- $$HOME" in run("-f", str(tmp_path / "again.yaml"), "config")[1]
+
+
+def test_config_variables(tmp_path, monkeypatch):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  s: {image: 'busybox:${TAG:-latest}', command: '${CMD:?need} $$LIT ${ALT:+x}'}\n")
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run("config", "--variables")
+    assert status == 0, err
+    assert [ln.rstrip() for ln in out.splitlines()] == [
+        "NAME   REQUIRED   DEFAULT VALUE   ALTERNATE VALUE",
+        "ALT    false                      x",
+        "CMD    true",
+        "TAG    false      latest",
+    ]
+    assert run("config", "--no-normalize")[2] == "--no-normalize is not supported by berth compose config\n"
+    assert run("--dry-run", "exec", "s", "true")[2] == "--dry-run is not supported by berth compose exec\n"

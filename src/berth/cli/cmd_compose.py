@@ -45,6 +45,9 @@ def _run(cli: Cli, g: Values, args: list[str]) -> int:
         cli.err.write(f"{exc}\n")
         return 1
     g = ccli.merge_globals(g, v)
+    if g.get("dry_run") and name in ("exec", "run", "cp"):
+        cli.err.write(f"--dry-run is not supported by berth compose {name}\n")
+        return 1
     ctx = ComposeContext(cli, g)
     try:
         ctx.check_globals()

@@ -52,9 +52,49 @@ def to_yaml(data: Any) -> str:
                      indent=2, width=1 << 30)
 
 
+def _variables(project_files: list[str]) -> list[tuple[str, bool, str, str]]:
+    """(name, required, default, alternate) of every ${...} in the files, as `config --variables`."""
+    import re
+
+    rx = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+    found: dict[str, tuple[bool, str, str]] = {}
+    for path in project_files:
+        if path == "-":
+            continue
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read().replace("$$", "")
+        for m in rx.finditer(text):
+            name = m.group(1) or m.group(4)
+            op, arg = m.group(2) or "", m.group(3) or ""
+            req, default, alt = found.get(name, (False, "", ""))
+            if op.endswith("?"):
+                req = True
+            elif op.endswith("-"):
+                default = arg
+            elif op.endswith("+"):
+                alt = arg
+            found[name] = (req, default, alt)
+    return [(n, *found[n]) for n in sorted(found)]
+
+
 def run_config(ctx: ComposeContext, v: Values, args: list[str]) -> int:
-    project = ctx.project(services=args, interpolate=not v.no_interpolate)
+    for flag in ("no-normalize", "no-path-resolution", "no-consistency"):
+        if v.was_set(flag):
+            raise ComposeError(f"--{flag} is not supported by berth compose config")
     out = ctx.cli.out
+    if v.variables:  # the templates themselves: nothing is interpolated or checked
+        from ..loader.project import resolve_files
+        from .table import write_table
+
+        rows = _variables(resolve_files(ctx.options())[0])
+        if v.format == "json":
+            out.write(json.dumps({n: {"Name": n, "DefaultValue": d, "AlternateValue": a, "Required": r}
+                                  for n, r, d, a in rows}, indent=2) + "\n")
+        else:
+            write_table(out, ["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"],
+                        [[n, str(r).lower(), d, a] for n, r, d, a in rows])
+        return 0
+    project = ctx.project(services=args, interpolate=not v.no_interpolate)
     if v.quiet:
         return 0
     if v.services:

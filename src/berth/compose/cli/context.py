@@ -23,26 +23,31 @@ class ComposeContext:
     def dry_run(self) -> bool:
         return bool(self.g.get("dry_run"))
 
+    def options(self, services: list[str] | None = None, interpolate: bool = True) -> Any:
+        import os
+
+        from ..loader.project import ProjectOptions
+
+        g = self.g
+        stdin_text = None
+        files = list(g.get("file") or [])
+        if "-" in files:
+            stdin_text = self.cli.stdin.read()
+            if isinstance(stdin_text, bytes):
+                stdin_text = stdin_text.decode()
+        return ProjectOptions(
+            files=files, project_name=g.get("project_name") or "",
+            project_directory=g.get("project_directory") or "",
+            env_files=list(g.get("env_file") or []), profiles=list(g.get("profile") or []),
+            services=list(services or []), environ=dict(os.environ), interpolate=interpolate,
+            stdin_text=stdin_text)
+
     def project(self, services: list[str] | None = None, interpolate: bool = True,
                 require: bool = True) -> Project:
         if self._project is None:
-            import os
+            from ..loader.project import load_project
 
-            from ..loader.project import ProjectOptions, load_project
-
-            g = self.g
-            stdin_text = None
-            files = list(g.get("file") or [])
-            if "-" in files:
-                stdin_text = self.cli.stdin.read()
-                if isinstance(stdin_text, bytes):
-                    stdin_text = stdin_text.decode()
-            opts = ProjectOptions(
-                files=files, project_name=g.get("project_name") or "",
-                project_directory=g.get("project_directory") or "",
-                env_files=list(g.get("env_file") or []), profiles=list(g.get("profile") or []),
-                services=list(services or []), environ=dict(os.environ), interpolate=interpolate,
-                stdin_text=stdin_text)
+            opts = self.options(services, interpolate)
             self._project = load_project(opts)
             for w in self._project.warnings:
                 self.cli.err.write(f"WARN[0000] {w}\n")

@@ -97,6 +97,17 @@ def flags_restart(fs: FlagSet) -> None:
 
 
 def run_restart(ctx: ComposeContext, v: Values, args: list[str]) -> int:
+    if args and not v.no_deps:  # services depending on the named ones restart with them
+        project = ctx.project(services=args)
+        wanted = list(args)
+        changed = True
+        while changed:
+            changed = False
+            for name, svc in project.services.items():
+                if name not in wanted and any(d in wanted for d in svc.depends_on):
+                    wanted.append(name)
+                    changed = True
+        args = wanted
     project, rows = _containers(ctx, args)
     engine = ctx.engine()
     params = {"t": str(v.timeout)} if v.was_set("timeout") else None
@@ -144,6 +155,12 @@ def flags_kill(fs: FlagSet) -> None:
 def run_kill(ctx: ComposeContext, v: Values, args: list[str]) -> int:
     project, rows = _containers(ctx, args)
     engine = ctx.engine()
+    if v.remove_orphans:
+        known = set(project.services) | set(project.disabled)
+        for c in engine.containers(project.name, all=True):
+            if (c.get("Labels") or {}).get(L.SERVICE) not in known:
+                engine.remove(c["Id"], force=True)
+                ctx.progress().event("Container", _name(c), "Removed")
     running = [c for c in rows if c.get("State") in ("running", "restarting")]
     if not running:
         raise ComposeError("no container to kill")

@@ -76,6 +76,12 @@ def _read_env_files(paths: list[str], environ: dict[str, str]) -> dict[str, str]
 
 
 def load_project(opts: ProjectOptions) -> Project:
+    files, working_dir, env = resolve_files(opts)
+    return _load(opts, files, working_dir, env)
+
+
+def resolve_files(opts: ProjectOptions) -> tuple[list[str], str, dict[str, str]]:
+    """The compose files, the project directory and the environment (.env under the OS's)."""
     environ = dict(os.environ if opts.environ is None else opts.environ)
     cwd = os.path.abspath(opts.cwd or os.getcwd())
     project_dir = os.path.abspath(os.path.join(cwd, opts.project_directory)) if opts.project_directory else ""
@@ -108,7 +114,10 @@ def load_project(opts: ProjectOptions) -> Project:
         default = os.path.join(working_dir, ".env")
         dotenv = _read_env_files([default], environ) if os.path.isfile(default) else {}
         env = {**dotenv, **environ}
+    return files, working_dir, env
 
+
+def _load(opts: ProjectOptions, files: list[str], working_dir: str, env: dict[str, str]) -> Project:
     ctx = LoadContext(environment=env, interpolate=opts.interpolate, stdin_text=opts.stdin_text)
     doc: dict = {}
     for f in files:
