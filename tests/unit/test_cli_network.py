@@ -275,7 +275,8 @@ def test_same_as_docker(args, tmp_path, capsys):
 
 
 @pytest.mark.skipif(not HAVE_DOCKER, reason="docker CLI not installed")
-@pytest.mark.parametrize("answer,deleted", [("n\n", ("n1",)), ("y\n", ()), ("Y\n", ("a", "b"))])
+@pytest.mark.parametrize("answer,deleted", [("n\n", ("n1",)), ("y\n", ()), ("Y\n", ("a", "b")), ("", ("a",)),
+                                            ("yes\n", ("a",)), (" y \n", ("a",))])
 def test_prune_prompt_same_as_docker(answer, deleted, tmp_path, capsys):
     args = ["network", "prune"]
     assert run_berth(args, capsys, answer, deleted) == run_docker(args, tmp_path, answer, deleted)

@@ -17,7 +17,6 @@ from .command import (
     CliError,
     Command,
     StatusError,
-    confirm,
     filter_flag,
     filters_query,
 )
@@ -384,10 +383,24 @@ def _prune_flags(fs: FlagSet) -> None:
     fs.bool("force", "f", "Do not prompt for confirmation")
 
 
+def _confirm(cli: Cli, message: str) -> bool:
+    """docker 28's prompt.Confirm: only "y" or "Y" (surrounding blanks ignored) goes on;
+    command.confirm also takes "yes", which docker refuses."""
+    cli.out.write(f"{message} [y/N] ")
+    cli.out.flush()
+    try:
+        line = cli.stdin.readline()
+    except (OSError, ValueError):
+        return False
+    if isinstance(line, bytes):
+        line = line.decode(errors="replace")
+    return line.strip() in ("y", "Y")
+
+
 def _prune(cli: Cli, v: Values, args: list[str]) -> int:
     warning = ("WARNING! This will remove all custom networks not used by at least one container.\n"
                "Are you sure you want to continue?")
-    if not v.force and not confirm(cli, warning):
+    if not v.force and not _confirm(cli, warning):
         return 0
     fq = filters_query(v.filter)
     report = cli.client().post("/networks/prune", {"filters": fq} if fq else None) or {}
