@@ -64,6 +64,11 @@ def test_docker_compose_v1_up_ps_logs_down(sandbox, tmp_path):
                         str(tmp_path / "docker-compose.yml"), "ps", "--services"],
                        env=dict(sandbox.env(), PYTHONPATH=SRC), capture_output=True, text=True, timeout=60)
     assert b.stdout.split() == ["db", "web"], b.stderr
+    # and would take it over: v1's hash is not berth's, so each container is recreated (dry run here)
+    b = subprocess.run([sys.executable, "-m", "berth.cli.main", "compose", "-p", "x", "-f",
+                        str(tmp_path / "docker-compose.yml"), "up", "-d", "--dry-run"],
+                       env=dict(sandbox.env(), PYTHONPATH=SRC), capture_output=True, text=True, timeout=60)
+    assert b.stdout.splitlines() == ["recreate db: config hash changed", "recreate web: config hash changed"], b.stderr
 
     r = dc(sandbox, tmp_path, "down")
     assert r.returncode == 0, r.stderr
