@@ -355,7 +355,7 @@ class Chaos:
         self._verify_pool("network", self.networks,
                           self.docker("network", "ls", "--format", "{{.Name}}").stdout.split())
         self._usable()
-        self._system_check()
+        self._system_check(after_restart=True)
         self._outside()
 
     def _verify_pool(self, what: str, pool: dict, present: list[str]) -> None:
@@ -383,7 +383,7 @@ class Chaos:
         if r.returncode != 0 or r.stdout.strip() != "ok":
             self.problem(f"not usable: docker {' '.join(argv)}: rc={r.returncode} {r.stdout!r} {r.stderr.strip()}")
 
-    def _system_check(self) -> None:
+    def _system_check(self, after_restart: bool = False) -> None:
         r = subprocess.run([sys.executable, "-m", "berth.cli.main", "system", "check", "--format", "json"],
                            env=self.sb.env(), capture_output=True, text=True, timeout=120)
         try:
@@ -391,7 +391,7 @@ class Chaos:
         except ValueError:
             self.problem(f"system check failed: rc={r.returncode} {r.stderr.strip()}")
             return
-        for f in report.get("StartupRepairs") or []:
+        for f in (report.get("StartupRepairs") or []) if after_restart else []:
             text = f"{f['Kind']} {f['Subject']}: {f['Problem']}"
             if not f["Repaired"]:
                 self.problem(f"start-up check could not repair: {text} {f['Error']}")

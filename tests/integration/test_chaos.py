@@ -102,3 +102,32 @@ def test_start_up_check_repairs_crash_leftovers_and_reports_them(fresh_sandbox):
 def test_system_check_rejects_bad_format(fresh_sandbox):
     r = _check(fresh_sandbox, "--format", "{{.X}}")
     assert r.returncode != 0 and 'only "json" is supported' in r.stderr
+
+
+def test_a_container_frozen_by_a_cut_commit_is_thawed_at_start(fresh_sandbox):
+    """Found by the chaos run (seed 2): berthd killed during `commit` (which pauses the
+    container) left an acknowledged running container paused for good."""
+    import sqlite3
+
+    sb = fresh_sandbox
+    cid = sb.docker("run", "-d", "busybox", "sleep", "600").stdout.strip()
+    assert sb.docker("pause", cid).returncode == 0
+    sb.kill_daemon(signal.SIGKILL)
+    # The state a commit leaves when the daemon dies while the container is frozen for it.
+    db = sqlite3.connect(os.path.join(sb.data_root, "berth.db"))
+    state = json.loads(db.execute("SELECT state FROM containers WHERE id=?", (cid,)).fetchone()[0])
+    state["_CommitPause"] = True
+    db.execute("UPDATE containers SET state=? WHERE id=?", (json.dumps(state), cid))
+    db.commit()
+    db.close()
+    sb.start_daemon()
+    assert sb.docker("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "running"
+    assert "left paused by a commit" in sb.log_text()
+    assert sb.docker("exec", cid, "true").returncode == 0
+    # A container paused by the user stays paused across a restart.
+    assert sb.docker("pause", cid).returncode == 0
+    sb.kill_daemon(signal.SIGKILL)
+    sb.start_daemon()
+    assert sb.docker("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "paused"
+    assert _check(sb).returncode == 0
+    assert sb.docker("unpause", cid).returncode == 0

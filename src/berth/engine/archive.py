@@ -350,11 +350,15 @@ class ArchiveService:
         pause = getattr(self.pauser, "pause", None)
         if pause is None or not c.running or c.state.get("Paused"):
             return False
+        # Saved with the pause: a daemon killed mid-commit leaves the mark, and the
+        # start-up check (engine/check.py) thaws what the commit froze.
+        c.state["_CommitPause"] = True
         try:
             result = pause(c.id)
             if inspect.isawaitable(result):
                 await result
         except BerthError:
+            c.state.pop("_CommitPause", None)
             if not c.running:
                 return False  # it stopped meanwhile: nothing to freeze
             raise
@@ -362,6 +366,7 @@ class ArchiveService:
 
     async def _unpause(self, c) -> None:  # type: ignore[no-untyped-def]
         unpause = getattr(self.pauser, "unpause", None)
+        c.state.pop("_CommitPause", None)  # saved with the unpause
         if unpause is None or not c.state.get("Paused"):
             return
         try:

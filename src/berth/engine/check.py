@@ -254,6 +254,13 @@ class Checker:
                 continue
             if not os.path.isdir(os.path.join(snaps.container_dir(cid), "upper")):
                 out.append(Finding("container", cid, "rw layer directory is missing (lost)"))
+            if c.state.get("_CommitPause") and cid not in self.busy:
+                if c.state.get("Paused") and c.running:
+                    out.append(Finding("container", cid, "left paused by a commit that was cut short",
+                                       "unpause it", fix=lambda c=c: self._thaw(c)))
+                else:
+                    out.append(Finding("container", cid, "mark of a commit that was cut short",
+                                       "clear it", fix=lambda c=c: self._clear_commit_mark(c)))
             state_dir = self.svc.state_dir(cid)
             if not os.path.isdir(state_dir):
                 out.append(Finding("container", cid, f"state directory {state_dir} is missing",
@@ -279,6 +286,14 @@ class Checker:
                     path = os.path.join(base, name)
                     out.append(Finding("container", path, f"{what} of no container", "delete it",
                                        fix=lambda p=path: shutil.rmtree(p, ignore_errors=True)))
+
+    async def _thaw(self, c: Any) -> None:
+        c.state.pop("_CommitPause", None)
+        await self.d.resources.unpause(c.id)  # saves the state without the mark
+
+    def _clear_commit_mark(self, c: Any) -> None:
+        c.state.pop("_CommitPause", None)
+        self.svc._save_state(c)
 
     # ------------------------------------------------------------------ mounts
     def _mounts(self, out: list[Finding], checked: dict[str, int]) -> None:
