@@ -290,7 +290,11 @@ def test_small_verbs_and_listing(sandbox, tmp_path, down):
     r = compose(sandbox, d, "kill", name="verbs")
     assert " Container verbs-v-1  Killed" in r.stderr.splitlines()
     assert compose(sandbox, d, "ps", "--status", "exited", "--services", name="verbs").stdout == "v\n"
-    # down with only -p: the project is found by its labels, no compose file needed
+    # only -p: the project is found by its labels, no compose file needed
+    r = subprocess.run([sys.executable, "-m", "berth.cli.main", "compose", "-p", "verbs", "ps", "-a", "--services"],
+                       env=dict(sandbox.env(), PYTHONPATH=SRC), capture_output=True, text=True, timeout=60,
+                       cwd="/", stdin=subprocess.DEVNULL)
+    assert (r.returncode, r.stdout) == (0, "v\n"), r.stderr
     r = subprocess.run([sys.executable, "-m", "berth.cli.main", "compose", "-p", "verbs", "down"],
                        env=dict(sandbox.env(), PYTHONPATH=SRC), capture_output=True, text=True, timeout=60,
                        cwd="/", stdin=subprocess.DEVNULL)

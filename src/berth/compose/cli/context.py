@@ -48,7 +48,16 @@ class ComposeContext:
             from ..loader.project import load_project
 
             opts = self.options(services, interpolate)
-            self._project = load_project(opts)
+            try:
+                self._project = load_project(opts)
+            except ComposeError as exc:
+                if not (self.g.get("project_name") and not self.g.get("file")
+                        and exc.message.startswith("no configuration file provided")):
+                    raise
+                from ..from_labels import project_from_labels
+                from ..loader.project import check_project_name
+
+                self._project = project_from_labels(self.engine(), check_project_name(self.g.project_name))
             for w in self._project.warnings:
                 self.cli.err.write(f"WARN[0000] {w}\n")
         return self._project
