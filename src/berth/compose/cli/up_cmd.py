@@ -177,6 +177,12 @@ def _wait_ready(ctx: ComposeContext, conv: Converger, services: list[str], timeo
                 conv.progress.event("Container", name, "Error")
                 raise ComposeError(f"container {name} is unhealthy")
             if not state.get("Running") and state.get("Status") in ("exited", "dead"):
+                service = labels.get("com.docker.compose.service")
+                one_shot = any((s.depends_on.get(service) or {}).get("condition") == "service_completed_successfully"
+                               for s in conv.project.services.values())
+                if one_shot and state.get("ExitCode") == 0:  # a job others wait for: done is ready
+                    conv.progress.event("Container", name, "Exited")
+                    break
                 conv.progress.event("Container", name, "Error")
                 raise ComposeError(f"container {name} exited ({state.get('ExitCode')})")
             if deadline and time.monotonic() > deadline:
