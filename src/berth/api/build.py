@@ -139,18 +139,15 @@ def _network_exists(request: web.Request, name: str) -> bool:
 
 def _read_dockerfile(ctx, name: str) -> tuple[str, bytes]:  # type: ignore[no-untyped-def]
     """The Dockerfile inside the context (docker's CLI adds one from elsewhere under a random name)."""
-    from berth.build.rootview import scoped_resolve
-
     clean = posixpath.normpath(name.lstrip("/")) if name else "Dockerfile"
     candidates = [clean] + (["dockerfile"] if clean == "Dockerfile" else [])
     for cand in candidates:
-        rel = scoped_resolve(ctx.root, cand)
+        rel = ctx.resolve(cand)
         if rel is None:
             continue
-        path = os.path.join(ctx.root, rel)
-        if os.path.isfile(path):
-            with open(path, "rb") as f:
-                return cand, f.read()  # bytes: the parser keeps invalid UTF-8 as Go does
+        data = ctx.read(rel)
+        if data is not None:
+            return cand, data  # bytes: the parser keeps invalid UTF-8 as Go does
     raise InvalidParameter(f"Cannot locate specified Dockerfile: {name}")
 
 
@@ -180,10 +177,10 @@ async def build(request: web.Request) -> web.StreamResponse:
     try:
         started = loop.time()
         await _intake(request, ctx)
-        log.debug("build: context of %d bytes in %.3fs", ctx.size, loop.time() - started)
-        dockerfile, text = _read_dockerfile(ctx, opts.dockerfile)
+        log.debug("build: context of %d bytes parsed in %.3fs", ctx.size, loop.time() - started)
+        dockerfile, text = await loop.run_in_executor(None, _read_dockerfile, ctx, opts.dockerfile)
         ctx.apply_ignore({dockerfile, ".dockerignore"})
-        await loop.run_in_executor(None, ctx.set_times)
+        ctx.finish_writes()  # the files reach the disk while the first steps run
         df = parse(text, dockerfile)
         builder = Builder(d, opts, output, ctx, df.escape)
         builder.plan(df)  # an unknown --target or a repeated stage name: still a plain HTTP error

@@ -125,6 +125,7 @@ class Builder:
         self._tmp: str | None = None
         self._cache_from: dict[tuple[str, str], str] | None = None
         self._meta: list = []
+        self._ctx_written: asyncio.Future | None = None
 
     # ------------------------------------------------------------------ helpers for steps
     def expand_meta(self, word: str) -> str:
@@ -141,6 +142,12 @@ class Builder:
             self._tmp = os.path.join(build_root(self.daemon), "tmp-" + secrets.token_hex(6))
             os.makedirs(self._tmp)
         return self._tmp
+
+    async def ctx_ready(self) -> None:
+        """Before a step reads the context's files: the writer thread has put them on disk."""
+        if self._ctx_written is None:
+            self._ctx_written = asyncio.get_running_loop().run_in_executor(None, self.ctx.wait_written)
+        await asyncio.shield(self._ctx_written)
 
     def heredoc_file(self, name: str, content: str) -> str:
         d = os.path.join(self.tmp_dir(), "heredoc-" + secrets.token_hex(4))

@@ -19,11 +19,13 @@ import errno
 import hashlib
 import lzma
 import os
+import queue
 import shutil
 import stat
 import tarfile
+import threading
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from isal import igzip
 
@@ -33,6 +35,7 @@ from berth.images.layer_tar import clean_parts
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
+_INLINE_MAX = 16 << 20  # larger files skip the writer thread
 MAX_SYMLINK_HOPS = 40
 
 
@@ -91,6 +94,58 @@ def decompressed(raw: BinaryIO) -> BinaryIO:
     return src  # type: ignore[return-value]
 
 
+class _Writer(threading.Thread):
+    """Writes the context's files while the tar is still being parsed, so the
+    intake ends when the last header is read and hashed: a build whose steps
+    are all cached never waits for the disk. At most WINDOW bytes wait here."""
+
+    WINDOW = 64 << 20
+
+    def __init__(self) -> None:
+        super().__init__(name="build-context-writer", daemon=True)
+        self.jobs: queue.Queue = queue.Queue()
+        self.pending = 0
+        self.cond = threading.Condition()
+        self.error: BaseException | None = None
+
+    def submit(self, job: Callable[[], None], nbytes: int = 0) -> None:
+        with self.cond:
+            while self.pending > self.WINDOW and self.error is None and self.is_alive():
+                self.cond.wait(0.5)
+            self.pending += nbytes
+        self.jobs.put((job, nbytes))
+
+    def flush(self) -> None:
+        done = threading.Event()
+        self.jobs.put((done.set, 0))
+        done.wait()
+
+    def finish(self) -> None:
+        self.jobs.put(None)
+
+    def run(self) -> None:
+        while True:
+            item = self.jobs.get()
+            if item is None:
+                return
+            job, nbytes = item
+            try:
+                if self.error is None or job.__name__ == "set":
+                    job()
+            except BaseException as e:  # noqa: BLE001 - reported by wait_written
+                self.error = e
+            finally:
+                with self.cond:
+                    self.pending -= nbytes
+                    self.cond.notify_all()
+
+
+def _stashed(name: str) -> bool:
+    """Files kept in memory as well: what the daemon reads before the disk is written."""
+    base = name.rsplit("/", 1)[-1].lower()
+    return "dockerfile" in base or base in (".dockerignore", "containerfile")
+
+
 class BuildContext:
     """An unpacked context under `root`; `close()` removes it."""
 
@@ -98,12 +153,19 @@ class BuildContext:
         self.root = root
         self.entries: dict[str, Entry] = {}
         self.size = 0
+        self.stash: dict[str, bytes] = {}
+        self._writer = _Writer()
+        self._dir_fds: dict[tuple[str, ...], int] = {}
+        self._finished = False
 
     # ------------------------------------------------------------ intake
     def extract(self, stream: BinaryIO) -> None:
-        """Unpack a tar stream (blocking: run it in a thread)."""
+        """Unpack a tar stream (blocking: run it in a thread). Files reach the disk
+        through the writer thread; `finish_writes` then `wait_written` before reading them."""
         root_fd = os.open(self.root, _DIR_FLAGS)
-        dirs: dict[tuple[str, ...], int] = {(): root_fd}
+        dirs = self._dir_fds
+        dirs[()] = root_fd
+        self._writer.start()
         try:
             try:
                 tar = tarfile.open(fileobj=decompressed(stream), mode="r|")
@@ -128,9 +190,42 @@ class BuildContext:
                 if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
                     raise
                 raise InvalidParameter(f"failed to read the build context: {e}") from None
-        finally:
-            for fd in dirs.values():
+        except BaseException:
+            self.finish_writes()
+            self._writer.join()
+            raise
+
+    def finish_writes(self) -> None:
+        """After the last entry (and the .dockerignore deletions): directory times,
+        then the directory fds are closed and the writer ends."""
+        if self._finished:
+            return
+        self._finished = True
+
+        def last() -> None:
+            self.set_times()
+
+        self._writer.submit(last)
+
+        def close_fds() -> None:
+            for fd in self._dir_fds.values():
                 os.close(fd)
+            self._dir_fds.clear()
+
+        close_fds.__name__ = "set"  # runs even after a failed job: the fds must not leak
+        self._writer.submit(close_fds)
+        self._writer.finish()
+
+    def wait_written(self) -> None:
+        """Blocking: every file is on disk (raises what the writer met)."""
+        self.finish_writes()
+        if self._writer.is_alive() or self._writer.ident is not None:
+            self._writer.join()
+        if self._writer.error is not None:
+            e = self._writer.error
+            if isinstance(e, OSError):
+                raise InvalidParameter(f"failed to write the build context: {e}") from None
+            raise e
 
     def _dir(self, dirs: dict[tuple[str, ...], int], parts: tuple[str, ...], name: str) -> int:
         fd = dirs.get(parts)
@@ -178,30 +273,58 @@ class BuildContext:
             self.entries[rel] = Entry(rel, "d", mode, 0, int(info.mtime))
             return
         if (parts in dirs):
+            self._writer.flush()
             os.close(dirs.pop(parts))
         if rel in self.entries:
+            self._writer.flush()
             _remove_at(parent, name)  # a later entry replaces an earlier one
         if info.isreg():
-            fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
             sha = hashlib.sha256()
             src = tar.extractfile(info)
-            try:
-                assert src is not None
-                while True:
-                    chunk = src.read(_CHUNK)
-                    if not chunk:
-                        break
-                    sha.update(chunk)
-                    view = memoryview(chunk)
+            assert src is not None
+            if info.size > _INLINE_MAX:
+                # big files are streamed to disk here, not held in memory for the writer
+                self._writer.flush()
+                fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
+                try:
+                    while True:
+                        chunk = src.read(_CHUNK)
+                        if not chunk:
+                            break
+                        sha.update(chunk)
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(fd, view):]
+                    os.fchmod(fd, mode)
+                    os.utime(fd, ns=(int(info.mtime) * 10**9,) * 2)
+                finally:
+                    os.close(fd)
+                    src.close()
+                self.entries[rel] = Entry(rel, "f", mode, info.size, int(info.mtime), digest=sha.hexdigest())
+                self.size += info.size
+                return
+            data = src.read()
+            src.close()
+            if len(data) != info.size:
+                raise InvalidParameter(f'failed to read the build context: "{info.name}" is truncated')
+            sha.update(data)
+            if _stashed(rel):
+                self.stash[rel] = data
+            mt = int(info.mtime) * 10**9
+
+            def write(parent: int = parent, name: str = name, data: bytes = data, mode: int = mode,
+                      mt: int = mt) -> None:
+                fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
+                try:
+                    view = memoryview(data)
                     while view:
                         view = view[os.write(fd, view):]
-                os.fchmod(fd, mode)
-                mt = int(info.mtime) * 10**9
-                os.utime(fd, ns=(mt, mt))
-            finally:
-                os.close(fd)
-                if src is not None:
-                    src.close()
+                    os.fchmod(fd, mode)
+                    os.utime(fd, ns=(mt, mt))
+                finally:
+                    os.close(fd)
+
+            self._writer.submit(write, len(data))
             self.entries[rel] = Entry(rel, "f", mode, info.size, int(info.mtime), digest=sha.hexdigest())
             self.size += info.size
         elif info.issym():
@@ -214,7 +337,12 @@ class BuildContext:
                 raise InvalidParameter(f'invalid build context entry "{info.name}": hard link to '
                                        f'"{info.linkname}", which is not a file of the context')
             src_parent = self._dir(dirs, target[:-1], info.linkname)
-            os.link(target[-1], name, src_dir_fd=src_parent, dst_dir_fd=parent, follow_symlinks=False)
+
+            def link(src_parent: int = src_parent, src_name: str = target[-1], parent: int = parent,
+                     name: str = name) -> None:
+                os.link(src_name, name, src_dir_fd=src_parent, dst_dir_fd=parent, follow_symlinks=False)
+
+            self._writer.submit(link)
             other = self.entries["/".join(target)]
             self.entries[rel] = Entry(rel, "f", other.mode, other.size, other.mtime, digest=other.digest)
         else:
@@ -236,32 +364,59 @@ class BuildContext:
     def apply_ignore(self, keep: set[str]) -> None:
         """Drop what the context's .dockerignore excludes (a client may not have
         applied it); the Dockerfile and .dockerignore themselves stay readable."""
-        try:
-            with open(os.path.join(self.root, ".dockerignore"), "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
+        raw = self.stash.get(".dockerignore")
+        if raw is None:
             return
         from berth.build.dockerignore import IgnoreMatcher, read_patterns
 
-        matcher = IgnoreMatcher(read_patterns(text))
+        matcher = IgnoreMatcher(read_patterns(raw.decode("utf-8", "replace")))
         doomed = [p for p in sorted(self.entries) if p not in keep and matcher.matches(p)]
+        gone: list[tuple[str, bool]] = []
         for p in doomed:
             e = self.entries.get(p)
             if e is None:
                 continue
-            full = os.path.join(self.root, p)
             if e.kind == "d":
                 # A directory goes only if nothing below it was re-included by an exception.
-                below = [q for q in self.entries if q.startswith(p + "/") and q not in doomed]
-                if below:
+                if any(q.startswith(p + "/") and q not in doomed for q in self.entries):
                     continue
-                shutil.rmtree(full, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(full)
-                except OSError:
-                    pass
+            gone.append((os.path.join(self.root, p), e.kind == "d"))
             del self.entries[p]
+
+        def delete() -> None:
+            for full, is_dir in gone:
+                if is_dir:
+                    shutil.rmtree(full, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(full)
+                    except OSError:
+                        pass
+
+        if gone:
+            if self._finished:  # the writer already ended (a Dockerfile read from disk)
+                self.wait_written()
+                delete()
+            else:
+                self._writer.submit(delete)
+
+    def read(self, rel: str) -> bytes | None:
+        """A context file's bytes (from memory when stashed, else once written)."""
+        if rel in self.stash:
+            return self.stash[rel]
+        if rel not in self.entries or self.entries[rel].kind != "f":
+            return None
+        self.wait_written()
+        with open(os.path.join(self.root, rel), "rb") as f:
+            return f.read()
+
+    def digests(self) -> dict[str, str]:
+        return {p: e.digest for p, e in self.entries.items() if e.kind == "f"}
+
+    def below(self, rel: str) -> list[Entry]:
+        """The entries under a directory (all of them for the root), sorted by path."""
+        prefix = rel + "/" if rel else ""
+        return [self.entries[p] for p in sorted(self.entries) if p.startswith(prefix) and p != rel]
 
     # ------------------------------------------------------------ reading
     def resolve(self, path: str, follow_last: bool = True) -> str | None:
@@ -277,10 +432,7 @@ class BuildContext:
             rel = "/".join([*done, name])
             e = self.entries.get(rel)
             if e is None:
-                if not os.path.lexists(os.path.join(self.root, rel)):
-                    return None
-                done.append(name)
-                continue
+                return None
             if e.kind == "l" and (parts or follow_last):
                 hops += 1
                 if hops > MAX_SYMLINK_HOPS:
@@ -295,6 +447,9 @@ class BuildContext:
         return "/".join(done)
 
     def close(self) -> None:
+        if self._writer.ident is not None:
+            self.finish_writes()
+            self._writer.join()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -402,6 +402,8 @@ async def do_run(s: Step) -> None:
     mount_specs = flags.get("mount", [])
 
     async def work() -> None:
+        if any("from=" not in m and "type=cache" not in m and "type=tmpfs" not in m for m in mount_specs):
+            await s.b.ctx_ready()  # a bind mount of the context
         mounts, views = _run_mounts(s, mount_specs)
         try:
             await _execute_run(s, cmd, run_args, created_by, network, mounts)

@@ -55,6 +55,52 @@ def _download(url: str, into: str) -> tuple[str, str]:
     return path, name
 
 
+def _plan_context(cmd: str, ctx, specs: list[str]) -> list[cp.Source]:  # type: ignore[no-untyped-def]
+    """Sources in the build context, from its index (the files may still be on their
+    way to the disk): wildcards matched as filepath.Match does, symlinks resolved
+    inside the context, docker's errors."""
+    from berth.build.rootview import is_outside
+
+    out: list[cp.Source] = []
+    for spec in specs:
+        clean = posixpath.normpath(spec.lstrip("/")) if spec.strip("/") else "."
+        if is_outside(posixpath.normpath(spec) if spec else "."):
+            raise cp.CopyError(f"{cmd} failed: forbidden path outside the build context: {spec} ()")
+        if any(c in clean for c in cp.WILDCARDS):
+            for p in sorted(ctx.entries):
+                if cp._go_match(clean, p):
+                    rel = ctx.resolve(p)
+                    if rel is not None:
+                        out.append(cp.Source(ctx.root, rel, p))
+            continue
+        rel = ctx.resolve("" if clean == "." else clean)
+        if rel is None:
+            raise cp.CopyError(f"{cmd} failed: file not found in build context or excluded by .dockerignore: "
+                               f"stat {spec}: file does not exist")
+        out.append(cp.Source(ctx.root, rel, spec))
+    if not out:
+        raise cp.CopyError(f"{cmd} failed: no source files were specified")
+    return out
+
+
+def _context_checksum(ctx, sources: list[cp.Source], others: str) -> str:  # type: ignore[no-untyped-def]
+    """Content and metadata of the context sources from the index (mtimes left out)."""
+    import hashlib
+
+    h = hashlib.sha256(others.encode())
+    for src in sources:
+        h.update(f"S {src.shown}\0".encode("utf-8", "surrogateescape"))
+        top = ctx.entries.get(src.rel) if src.rel else None
+        items = [top] if top is not None else []
+        if top is None or top.kind == "d":
+            items += ctx.below(src.rel)
+        for e in items:
+            rel = e.path[len(src.rel):].lstrip("/") if src.rel else e.path
+            h.update(f"{rel}\0{e.kind}\0{e.mode:o}\0{e.size}\0{e.digest}\0{e.linkname}\n"
+                     .encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
 async def do_copy(s: Step, is_add: bool) -> None:
     b, st = s.b, s.st
     cmd = "ADD" if is_add else "COPY"
@@ -102,20 +148,31 @@ async def do_copy(s: Step, is_add: bool) -> None:
                 raise InvalidParameter(f"{cmd} of a git repository is not supported by berth's builder: {w}")
             else:
                 local.append(w)
-        if local:
+        others = list(sources)
+        if local and from_context:
+            sources = _plan_context(cmd, b.ctx, local) + sources
+        elif local:
             sources = cp.plan_sources(cmd, root, local, from_context) + sources
-        digests = {e.path: e.digest for e in b.ctx.entries.values() if e.kind == "f"} if from_context else {}
-        checksum = await loop.run_in_executor(None, cp.source_checksum, sources, digests)
+        if from_context:
+            checksum = _context_checksum(b.ctx, [x for x in sources if x not in others],
+                                         await loop.run_in_executor(None, cp.source_checksum, others, {}))
+        else:
+            checksum = await loop.run_in_executor(None, cp.source_checksum, sources, {})
         if len(sources) == 1:
             first = sources[0]
-            full = os.path.join(first.root, first.rel) if first.rel else first.root
-            kind = "dir" if os.path.isdir(full) else "file"
+            if from_context and first not in others:
+                kind = "dir" if not first.rel or b.ctx.entries[first.rel].kind == "d" else "file"
+            else:
+                full = os.path.join(first.root, first.rel) if first.rel else first.root
+                kind = "dir" if os.path.isdir(full) else "file"
         else:
             kind = "multi"
         created_by = ic.copy_created_by(st.shell(), f"{cmd} {kind}:{checksum} in {dest} ")
         ids = cp.resolve_chown(view.path, chown) if chown else cp.Ids()
 
         async def work() -> None:
+            if from_context:
+                await b.ctx_ready()
             staging = b.daemon.snaps.new_staging_dir()
             try:
                 tree = cp.LayerTree(staging)
