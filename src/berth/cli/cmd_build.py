@@ -513,7 +513,9 @@ def _prune(cli: Cli, v: Values, _args: list[str]) -> int:
     from .command import confirm, filters_query
     from .units import human_size as hs
 
-    if not v.force and not confirm(cli, "WARNING! This will remove all dangling build cache."):
+    warning = ("WARNING! This will remove all build cache. Are you sure you want to continue?" if v.all else
+               "WARNING! This will remove all dangling build cache. Are you sure you want to continue?")
+    if not v.force and not confirm(cli, warning):
         return 0
     params: dict[str, Any] = {"all": v.all or None, "filters": filters_query(v.filter),
                               "keep-storage": v.keep_storage or None}
