@@ -192,6 +192,27 @@ RUN df -k /dev/shm | tail -1; ls /sys/class/net
         server.wait()
 
 
+def test_heredocs_in_run_and_copy(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": """\
+FROM busybox
+ARG WHO=builder
+RUN <<EOF
+echo "script line one"
+echo "script sees $WHO"
+EOF
+RUN cat <<EOT
+fed to cat
+EOT
+COPY <<-EOT /greeting
+\thello ${WHO}
+\tEOT
+"""})
+    out = sandbox.berth("build", "--no-cache", "-t", "heredocs", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "script line one\nscript sees builder\n" in out.stdout and "fed to cat\n" in out.stdout
+    assert sandbox.berth("run", "--rm", "heredocs", "cat", "/greeting").stdout == "hello builder\n"
+
+
 def test_copy_of_equal_inputs_gives_the_same_layer_digest(sandbox, tmp_path):
     write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY f /f\n", "f": "same\n"})
     os.utime(tmp_path / "f", (1_600_000_000, 1_600_000_000))

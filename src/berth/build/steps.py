@@ -392,8 +392,12 @@ async def do_run(s: Step) -> None:
         cmd = list(s.inst.args)
     else:
         script = s.inst.args[0] if s.inst.args else ""
-        for h in s.inst.heredocs:
-            script += "\n" + h.content + h.name
+        docs = s.inst.heredocs
+        if len(docs) == 1 and re.fullmatch(r"\s*<<-?(['\"]?)" + re.escape(docs[0].name) + r"\1\s*", script):
+            script = docs[0].chomped()  # `RUN <<EOF`: the body is the script (buildkit)
+        else:
+            for h in docs:  # `RUN cmd <<EOF`: the shell reads the heredoc itself
+                script += "\n" + h.content + h.name
         cmd = [*s.st.shell(), script]
     run_args = s.st.run_args()
     hist_args = s.st.history_args()
