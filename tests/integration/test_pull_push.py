@@ -301,3 +301,39 @@ def test_docker_sdk_push_pull_login_save_load(sandbox, env):
         assert [i.id for i in loaded] == [pulled.id]
     finally:
         c.close()
+
+
+def test_a_client_that_goes_away_cancels_the_pull_and_the_next_pull_resumes(sandbox, env):
+    sb = sandbox
+    _m, blob = _push_big(sb, env, "team/gone:v1", seed=14)
+    with open(env["control"], "w") as f:
+        json.dump({"slow": blob}, f)
+    open(env["log"], "w").close()
+    partial = os.path.join(sb.data_root, "distribution", "partial", blob[7:])
+    proc = subprocess.Popen([sys.executable, "-m", "berth.cli.main", "pull", f"{PROXY}/team/gone:v1"],
+                            env=env["env"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if os.path.exists(partial) and os.path.getsize(partial) > 300_000:
+                break
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    # the daemon notices at its next progress message and stops; the bytes so far stay
+    sizes = []
+    for _ in range(40):
+        time.sleep(0.1)
+        sizes.append(os.path.getsize(partial))
+        if len(sizes) > 5 and sizes[-1] == sizes[-6]:
+            break
+    kept = sizes[-1]
+    assert 300_000 <= kept < 3_000_000, sizes
+    assert docker(sb, env, "image", "inspect", f"{PROXY}/team/gone:v1").returncode == 1
+    with open(env["control"], "w") as f:
+        json.dump({}, f)
+    ok = berth(sb, env, "pull", f"{PROXY}/team/gone:v1")
+    assert ok.returncode == 0, ok.stderr
+    with open(env["log"]) as f:
+        entries = [json.loads(line) for line in f if blob in line]
+    assert entries[-1]["range"] == f"bytes={kept}-" and entries[-1]["status"] == 206, entries

@@ -53,8 +53,19 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
         sent = data if cut is None else data[:cut]
         if self.command != "HEAD":
-            self.wfile.write(sent)
-            self.wfile.flush()
+            if blob and ctl.get("slow") == digest:
+                import time
+                for i in range(0, len(sent), 65536):
+                    try:
+                        self.wfile.write(sent[i:i + 65536])
+                        self.wfile.flush()
+                    except OSError:
+                        sent = sent[:i]
+                        break
+                    time.sleep(0.03)
+            else:
+                self.wfile.write(sent)
+                self.wfile.flush()
         if blob:
             with lock, open(LOG, "a") as f:
                 f.write(json.dumps({"path": self.path, "range": self.headers.get("Range"),

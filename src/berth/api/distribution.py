@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,7 @@ class _Stream:
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue = asyncio.Queue()
         self.resp: web.StreamResponse | None = None
+        self.cancel = threading.Event()  # set when the client has gone: a pull stops (its bytes kept)
 
     def emit(self, msg: dict) -> None:
         self.loop.call_soon_threadsafe(self.queue.put_nowait, msg)
@@ -86,6 +88,7 @@ class _Stream:
                 await self.resp.write(json.dumps(msg).encode() + b"\r\n")
             except (ConnectionResetError, ConnectionError):
                 client_gone = True
+                self.cancel.set()
         result = None
         try:
             result = fut.result()
@@ -142,7 +145,7 @@ async def pull(request: web.Request) -> web.StreamResponse:
         def all_tags() -> None:
             for t in tags:
                 res = svc.resolve(ref.with_tag(t), auth, platform)
-                svc.pull(res, stream.emit, stream.run_sync, final=False)
+                svc.pull(res, stream.emit, stream.run_sync, final=False, cancel=stream.cancel)
             prog.status(stream.emit, f"Status: Downloaded newer image for {ref.familiar_name}")
 
         await stream.pump(all_tags)
@@ -150,7 +153,7 @@ async def pull(request: web.Request) -> web.StreamResponse:
         return await stream.finish()
     res = await loop.run_in_executor(_EXECUTOR, svc.resolve, ref, auth, platform)
     await stream.start()
-    image_id = await stream.pump(lambda: svc.pull(res, stream.emit, stream.run_sync))
+    image_id = await stream.pump(lambda: svc.pull(res, stream.emit, stream.run_sync, cancel=stream.cancel))
     if image_id:
         d.events.publish("image", "pull", ref.familiar(), {"name": ref.familiar()})
     return await stream.finish()

@@ -128,7 +128,9 @@ class _TeeReader:
     caller's thread decompresses and applies, so the two halves overlap.
     """
 
-    def __init__(self, part: BinaryIO, have: int, resp: Any, meter: prog.Meter, expected: int) -> None:
+    def __init__(self, part: BinaryIO, have: int, resp: Any, meter: prog.Meter, expected: int,
+                 cancel: threading.Event | None = None) -> None:
+        self.cancel = cancel
         self.part = part
         self.have = have
         self.resp = resp
@@ -176,8 +178,14 @@ class _TeeReader:
                     return
             self.part.seek(self.have)
             while not self._stop:
+                if self.cancel is not None and self.cancel.is_set():
+                    # the client went away: stop, keeping the bytes so far for the next pull
+                    self.error = Unavailable("failed to download layer: the pull was cancelled")
+                    return
                 try:
-                    data = self.resp.read(CHUNK)
+                    # read1: what has arrived (up to 1 MiB), so progress and cancellation keep up
+                    # with a slow registry
+                    data = self.resp.read1(CHUNK)
                 except BaseException as e:  # noqa: BLE001 - kept and reported as the pull's error
                     self.error = Unavailable(f"failed to download layer: {_neterr(e)}")
                     return
@@ -290,7 +298,8 @@ class LayerJob:
 
 class Puller:
     def __init__(self, store: ImageStore, cache: BlobCache, emit: prog.Emit, run_sync: Callable[[Callable[[], Any]], Any],
-                 max_concurrent: int = 3) -> None:
+                 max_concurrent: int = 3, cancel: threading.Event | None = None) -> None:
+        self.cancel = cancel
         self.store = store
         self.cache = cache
         self.emit = emit
@@ -387,7 +396,7 @@ class Puller:
         with open(part_path, mode) as part:
             if not have:
                 part.truncate(0)
-            tee = _TeeReader(part, have, resp.resp, meter, size)
+            tee = _TeeReader(part, have, resp.resp, meter, size, self.cancel)
             try:
                 result = apply_layer(tee, staging, on_warning=lambda w: log.warning("pull %s: %s", digest, w))
             except BaseException as e:

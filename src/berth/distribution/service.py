@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,11 +71,11 @@ class DistributionService:
             reg.close()
 
     def pull(self, res: Resolved, emit: prog.Emit, run_sync: Callable[[Callable[[], Any]], Any],
-             final: bool = True) -> str:
+             final: bool = True, cancel: threading.Event | None = None) -> str:
         """Download and record `res`; returns the image id."""
         try:
             self.cache.prune()
-            puller = Puller(self.store, self.cache, emit, run_sync, self.cfg.max_concurrent_downloads)
+            puller = Puller(self.store, self.cache, emit, run_sync, self.cfg.max_concurrent_downloads, cancel)
             image_id, changed = puller.pull(res)
         finally:
             res.registry.close()
