@@ -288,6 +288,8 @@ RUN echo "after [$X]"
     hist = sandbox.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", "scoped").stdout.splitlines()
     assert hist[0] == '|1 X=meta /bin/sh -ec echo "after [$X]"'
     assert hist[1] == "/bin/sh -c #(nop)  SHELL [/bin/sh -ec]"
+    app = sandbox.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", "app").stdout.splitlines()
+    assert "/bin/sh -c #(nop) WORKDIR /app" in app  # one space after #(nop), as docker writes it
 
 
 def test_dockerignore_is_applied_by_the_client_and_by_the_daemon(sandbox, tmp_path):

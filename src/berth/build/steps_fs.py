@@ -204,7 +204,7 @@ async def do_workdir(s: Step) -> None:
     if path.startswith("//"):
         path = path[1:]
     comment = "WORKDIR " + path
-    created_by = ic.nop_created_by(st.shell(), comment)
+    created_by = ic.copy_created_by(st.shell(), comment)  # docker: `#(nop) WORKDIR /x`, one space
 
     def set_dir() -> None:
         st.config["WorkingDir"] = path
