@@ -50,12 +50,15 @@ def test_system_check_finds_and_repairs_leftovers(fresh_sandbox):
     os.makedirs(os.path.join(layer, "diff"))
     orphan_vol = os.path.join(sb.data_root, "volumes", "orphan", "_data")
     os.makedirs(orphan_vol)
+    sb.nsenter(["ip", "link", "add", "vethdead01", "type", "veth", "peer", "name", "vethdead02"], check=True)
+    sb.nsenter(["ip", "link", "set", "vethdead01", "master", "berth0"], check=True)
 
     r = _check(sb, "--format", "json")
     assert r.returncode == 1, r.stdout + r.stderr
     report = json.loads(r.stdout)
     subjects = {f["Subject"]: f for f in report["Findings"]}
     assert snap in subjects and run_dir in subjects and layer in subjects and "orphan" in subjects
+    assert subjects["vethdead01"]["Problem"] == "veth on berth0 of no endpoint"
     assert all(not f["Repaired"] for f in report["Findings"])
     assert os.path.isdir(snap)  # report mode changes nothing
     human = _check(sb)
@@ -65,6 +68,7 @@ def test_system_check_finds_and_repairs_leftovers(fresh_sandbox):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "repaired: delete it" in r.stdout and "repaired: adopt it as a volume" in r.stdout
     assert not os.path.exists(snap) and not os.path.exists(run_dir) and not os.path.exists(layer)
+    assert "vethdead01" not in sb.nsenter(["ip", "link", "show"]).stdout
     assert "orphan" in sb.docker("volume", "ls", "-q").stdout.split()
     assert sb.docker("inspect", "-f", "{{.State.Running}}", "keep").stdout.strip() == "true"
     assert "kept" in sb.docker("volume", "ls", "-q").stdout.split()

@@ -447,11 +447,14 @@ class Checker:
             if links and name not in links:
                 out.append(Finding("network", doc["Name"], f"bridge device {name} is missing", "re-create it",
                                    fix=lambda doc=doc: net._ensure_bridge(doc)))
+        reaping = set(getattr(net, "_reaping", ()))
+        if reaping:  # stragglers of ended endpoints, deleted 1 s after the exit: let them go first
+            await asyncio.wait(reaping, timeout=5)
         expected_veths = {ep.doc.get("veth") for ep in endpoints}
         for link in await asyncio.to_thread(veth_links):
             if link["master"] in bridges and link["name"] not in expected_veths:
                 out.append(Finding("veth", link["name"], f"veth on {link['master']} of no endpoint", "delete it",
-                                   fix=lambda n=link["name"]: net.netlink.delete_link(n)))
+                                   fix=lambda n=link["name"]: asyncio.to_thread(net.netlink.delete_link, n)))
         if net.nft is not None:
             await self._nft(out, bridges)
 
