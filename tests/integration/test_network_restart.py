@@ -117,3 +117,6 @@ def test_iptables_false_bip_and_no_userland_proxy(fresh_sandbox):
     assert host_get(sb, "http://172.17.0.1:8083/") == "hello\n"      # DNAT (output chain)
     assert host_get(sb, "http://127.0.0.1:8084/") == "hello\n"       # loopback: DNAT + route_localnet
     ok(sb.docker("rm", "-f", "w2"))
+    sb.kill_daemon()
+    with pytest.raises(RuntimeError, match="invalid --bip 'nonsense'"):
+        sb.start_daemon("--bip", "nonsense")

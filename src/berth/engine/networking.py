@@ -64,6 +64,11 @@ class NetworkService(NetworkAdmin):
         self.dns = None
         self.netns_dir = os.path.join(cfg.exec_root, "netns")
         self._reaping: set[asyncio.Task] = set()
+        try:
+            self.bip = ipaddress.IPv4Interface(cfg.bip or "172.17.0.1/16")
+        except ValueError:
+            raise System(f"invalid --bip {cfg.bip!r}: give the bridge's address with a prefix, "
+                         "e.g. 172.17.0.1/16") from None
         containers.networking = self
 
     # ------------------------------------------------------------------ lookup
@@ -141,11 +146,7 @@ class NetworkService(NetworkAdmin):
 
     def _ensure_predefined(self) -> None:
         by_name = {d["Name"]: d for d in self.nets.values()}
-        bip = self.cfg.bip or "172.17.0.1/16"
-        try:
-            iface = ipaddress.IPv4Interface(bip)
-        except ValueError:
-            raise System(f"invalid --bip {bip!r}: give the bridge's address with a prefix, e.g. 172.17.0.1/16")
+        iface = self.bip
         subnet = iface.network
         want = [{"Subnet": str(subnet), "Gateway": str(iface.ip)}]
         bridge = by_name.get("bridge")
