@@ -374,6 +374,14 @@ def test_unknown_target(sandbox, tmp_path):
     out = docker_build(sandbox, "--target", "x", str(tmp_path))
     assert out.returncode == 1
     assert "Error response from daemon: failed to reach build target x in Dockerfile" in out.stderr
+    other = docker_build(sandbox, "--platform", "linux/s390x", str(tmp_path))
+    assert other.returncode == 1 and "builds for linux/" in other.stderr
+    from harness import raw_request
+
+    status, _h, body = raw_request(sandbox, "POST", "/v1.45/build?remote=https://example.invalid/repo.git")
+    assert status == 501 and b"remote build contexts are not supported" in body
+    status, _h, body = raw_request(sandbox, "POST", "/v1.45/session")
+    assert status == 501 and b"DOCKER_BUILDKIT=0" in body
 
 
 def test_symlinks_in_the_context_stay_inside_it(sandbox, tmp_path):
