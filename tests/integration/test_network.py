@@ -79,6 +79,9 @@ def test_link_alias_hosts_and_env(sandbox, web):
                             "wget -qO- http://alias/; cat /etc/hosts; env"))
     assert out.startswith("hello-")
     assert f"{ip}\talias {web[:12]} web" in out
+    ok(sandbox.docker("create", "--name", "linker", "--link", "web:al", "busybox", "true"))
+    assert ok(sandbox.docker("inspect", "-f", "{{json .HostConfig.Links}}", "linker")).strip() == '["/web:/linker/al"]'
+    sandbox.docker("rm", "linker")
     for line in ("ALIAS_NAME=/me/alias", f"ALIAS_PORT=tcp://{ip}:80", f"ALIAS_PORT_80_TCP=tcp://{ip}:80",
                  f"ALIAS_PORT_80_TCP_ADDR={ip}", "ALIAS_PORT_80_TCP_PORT=80", "ALIAS_PORT_80_TCP_PROTO=tcp"):
         assert line in out.splitlines()

@@ -132,7 +132,7 @@ class ContainerService:
         warnings += create_config.validate_host_config(host_config, self.cfg.runtimes,
                                                        networks=self.networking is not None)
         config = create_config.container_config(body)
-        net_settings = (self.networking.create_settings(body, config, host_config) if self.networking is not None
+        net_settings = (self.networking.create_settings(body, config, host_config, full) if self.networking is not None
                         else create_config.network_settings(host_config.get("NetworkMode") or "bridge"))
         if config.get("StopSignal"):
             parse_signal(config["StopSignal"])

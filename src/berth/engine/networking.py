@@ -191,7 +191,7 @@ class NetworkService(NetworkAdmin):
             await self.dns.close()
 
     # ------------------------------------------------------------------ create
-    def create_settings(self, body: dict, config: dict, hc: dict) -> dict:
+    def create_settings(self, body: dict, config: dict, hc: dict, name: str = "") -> dict:
         """NetworkSettings of a new container; refuses what docker refuses at create."""
         asked = hc.get("NetworkMode") or "default"
         mode = "bridge" if asked == "default" else asked
@@ -201,12 +201,16 @@ class NetworkService(NetworkAdmin):
                 raise InvalidParameter("conflicting options: port publishing and the container type network mode")
             return network_settings(mode)
         given = ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+        normalized = []
         for link in links_mod.parse_links(hc.get("Links") or []):
             try:
-                self.containers.get(link.name)
+                other = self.containers.get(link.name)
             except BerthError:
                 raise InvalidParameter(f"could not get container for {link.name}: "
                                        f"No such container: {link.name}") from None
+            normalized.append(f"{other.name}:{name or '/'}/{link.alias}".replace("//", "/"))
+        if normalized:
+            hc["Links"] = normalized   # docker's stored form: /web:/me/alias
         primary = self.get(mode)
         if mode == primary["Id"]:
             hc["NetworkMode"] = primary["Name"]
