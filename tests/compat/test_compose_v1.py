@@ -22,10 +22,12 @@ services:
   web:
     image: busybox
     command: ["sh", "-c", "echo web ready; exec sleep 1000"]
+    stop_signal: SIGKILL
     depends_on: [db]
   db:
     image: busybox
     command: ["sh", "-c", "echo db ready; exec sleep 1000"]
+    stop_signal: SIGKILL
 """
 
 
