@@ -204,6 +204,8 @@ def test_port_in_use_leaves_nothing_half_made(sandbox, tmp_path, down):
     assert r.returncode == 1
     assert "Error response from daemon" in r.stderr and "18080" in r.stderr
     assert project_containers(sandbox, "portb") == []
+    status, nets = api(sandbox, "GET", "/networks")
+    assert "portb_default" not in [n["Name"] for n in nets]  # the failed first up took its network back
 
 
 def test_restart_and_rm(sandbox, tmp_path, down):

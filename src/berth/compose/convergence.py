@@ -92,6 +92,8 @@ class Converger:
         self._pulled: set[str] = set()
         self.max_parallel = -1  # --parallel: services converged at once (-1: no limit)
         self.quiet_pull = False
+        self.created_networks: list[str] = []  # made by this run: undone if the run leaves nothing
+        self.created_volumes: list[str] = []
 
     # --- observed state ------------------------------------------------------------------
     def containers(self, oneoff: bool = False, all: bool = True, fresh: bool = True) -> list[dict]:
@@ -289,7 +291,8 @@ class Converger:
                                                 for k, v in c.items()} for c in ipam.get("config") or []],
                                     "Options": ipam.get("options") or {}}
                 try:
-                    self.engine.call("POST", "/networks/create", None, body)
+                    created = self.engine.call("POST", "/networks/create", None, body) or {}
+                    self.created_networks.append(created.get("Id") or net.name)
                 except APIError as exc:
                     raise ComposeError(f"failed to create network {net.name}: Error response from daemon: {exc.detail}") from None
             self.progress.event("Network", net.name, "Created")
@@ -318,6 +321,7 @@ class Converger:
                                    L.VERSION: L.COMPOSE_VERSION}}
                 try:
                     self.engine.call("POST", "/volumes/create", None, body)
+                    self.created_volumes.append(vol.name)
                 except APIError as exc:
                     raise ComposeError(f"Error response from daemon: {exc.detail}") from None
             self.progress.event("Volume", f'"{vol.name}"', "Created")
@@ -443,6 +447,22 @@ class Converger:
             self.engine.start(cid)
             ev("Container", cname, "Started")
         return cid
+
+    def rollback(self) -> None:
+        """After a failed first `up`: if no container of the project is left, the networks
+        and (empty, new) volumes this run created go too, so nothing half-made stays."""
+        if self.containers(fresh=True):
+            return
+        for vol in reversed(self.created_volumes):
+            try:
+                self.engine.call("DELETE", f"/volumes/{vol}")
+            except APIError:
+                pass
+        for net in reversed(self.created_networks):
+            try:
+                self.engine.call("DELETE", f"/networks/{net}")
+            except APIError:
+                pass
 
     # --- dependency conditions ---------------------------------------------------------------
     def wait_condition(self, dep: str, condition: str, timeout: float = 0) -> None:

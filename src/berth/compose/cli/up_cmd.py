@@ -113,15 +113,20 @@ def converge(ctx: ComposeContext, v: Values, args: list[str], no_start: bool) ->
     if v.pull in ("always", "never", "build", "missing"):
         for name in services:  # --pull overrides every service's pull_policy
             project.services[name].config["pull_policy"] = v.pull
-    conv.ensure_networks(services, dry_run=ctx.dry_run)
-    conv.ensure_volumes(services, dry_run=ctx.dry_run)
-    actions = conv.plan(services, opts)
-    if ctx.dry_run:
-        for a in actions:
-            replicas = opts.scale.get(a.service, project.services[a.service].replicas)
-            ctx.cli.out.write(a.describe(replicas) + "\n")
-        return conv, services, {}
-    ids = asyncio.run(conv.converge(services, actions, opts))
+    try:
+        conv.ensure_networks(services, dry_run=ctx.dry_run)
+        conv.ensure_volumes(services, dry_run=ctx.dry_run)
+        actions = conv.plan(services, opts)
+        if ctx.dry_run:
+            for a in actions:
+                replicas = opts.scale.get(a.service, project.services[a.service].replicas)
+                ctx.cli.out.write(a.describe(replicas) + "\n")
+            return conv, services, {}
+        ids = asyncio.run(conv.converge(services, actions, opts))
+    except BaseException:
+        if not ctx.dry_run:
+            conv.rollback()
+        raise
     progress.summary()
     return conv, services, ids
 
