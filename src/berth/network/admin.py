@@ -193,11 +193,13 @@ class NetworkAdmin:
         self.events.publish("network", "destroy", doc["Id"], {"name": doc["Name"], "type": doc["Driver"]})
 
     async def _destroy(self, doc: dict) -> None:
+        assert self.netlink is not None
+        # The bridge goes before the row: a daemon killed in between keeps the network,
+        # and its bridge is made again at start (the other order leaked the bridge).
+        await asyncio.to_thread(self.netlink.delete_link, bridge_name(doc))
         self.store.delete_network(doc["Id"])
         self.nets.pop(doc["Id"], None)
         self.resolver.networks.pop(doc["Id"], None)
-        assert self.netlink is not None
-        await asyncio.to_thread(self.netlink.delete_link, bridge_name(doc))
         await self._apply_rules()
 
     async def prune_networks(self, filters: dict[str, list[str]]) -> dict:
