@@ -183,6 +183,9 @@ def test_scale_up_and_down_and_orphans(sandbox, tmp_path, down):
     r = compose(sandbox, d, "up", "-d", "--remove-orphans", name="scale")
     assert r.returncode == 0, r.stderr
     assert sorted(c["Names"][0] for c in project_containers(sandbox, "scale")) == ["/scale-w-1"]
+    r = compose(sandbox, d, "scale", "w=2", name="scale")
+    assert r.returncode == 0, r.stderr
+    assert sorted(c["Names"][0] for c in project_containers(sandbox, "scale")) == ["/scale-w-1", "/scale-w-2"]
 
 
 def test_port_in_use_leaves_nothing_half_made(sandbox, tmp_path, down):

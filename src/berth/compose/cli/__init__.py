@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "restart": ("verbs_cmd", "Restart service containers", "[OPTIONS] [SERVICE...]"),
     "rm": ("verbs_cmd", "Removes stopped service containers", "[OPTIONS] [SERVICE...]"),
     "run": ("exec_cmd", "Run a one-off command on a service", "[OPTIONS] SERVICE [COMMAND] [ARGS...]"),
+    "scale": ("up_cmd", "Scale services", "[SERVICE=REPLICAS...]"),
     "start": ("verbs_cmd", "Start services", "[SERVICE...]"),
     "stop": ("verbs_cmd", "Stop services", "[OPTIONS] [SERVICE...]"),
     "top": ("ps_cmd", "Display the running processes", "[SERVICES...]"),

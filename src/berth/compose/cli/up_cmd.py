@@ -291,3 +291,20 @@ def _stop_all(conv: Converger, containers: list[dict], timeout: int | None) -> N
         t.join()
 
 
+
+
+def flags_scale(fs: FlagSet) -> None:
+    fs.bool("no-deps", "", "Don't start linked services")
+
+
+def run_scale(ctx: ComposeContext, v: Values, args: list[str]) -> int:
+    """`scale web=3 db=1`: `up -d --no-recreate --scale ...` for the named services."""
+    if not args:
+        raise ComposeError('"berth compose scale" requires at least 1 argument.')
+    fs = FlagSet()
+    flags_up(fs)
+    uv, _ = fs.parse(["-d", "--no-recreate"] + (["--no-deps"] if v.no_deps else [])
+                     + [x for a in args for x in ("--scale", a)])
+    names = [a.partition("=")[0] for a in args]
+    converge(ctx, uv, names, no_start=False)
+    return 0
