@@ -469,11 +469,3 @@ def _remove_at(dir_fd: int, name: str) -> None:
         os.rmdir(name, dir_fd=dir_fd)
     else:
         os.unlink(name, dir_fd=dir_fd)
-
-
-def _fchmod_at(dir_fd: int, name: str, mode: int) -> None:
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)

@@ -329,12 +329,6 @@ def dest_is_dir_spec(dest: str) -> bool:
     return dest.endswith("/") or dest.endswith("/.") or dest == "."
 
 
-def absolute_dest(dest: str, workdir: str) -> str:
-    if not dest.startswith("/"):
-        dest = posixpath.join(workdir or "/", dest)
-    return dest
-
-
 def write_copy(cmd: str, writer: TreeWriter, sources: list[Source], dest: str, is_add: bool) -> None:
     """Docker's rules: several sources need a directory destination ending in /;
     a directory source copies its contents; a file goes inside a destination that
