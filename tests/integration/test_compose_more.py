@@ -283,6 +283,8 @@ def test_small_verbs_and_listing(sandbox, tmp_path, down):
     assert r.returncode == 0, r.stderr
     assert " Container verbs-v-1  Healthy" in r.stderr.splitlines()
     assert compose(sandbox, d, "port", "v", "80", name="verbs").stdout == "127.0.0.1:18099\n"
+    stats = compose(sandbox, d, "stats", "--no-stream", "--format", "{{.Name}}", name="verbs")
+    assert stats.stdout == "verbs-v-1\n", stats.stderr
     top = compose(sandbox, d, "top", name="verbs").stdout
     assert top.startswith("verbs-v-1\n") and "sleep 1000" in top
     images = compose(sandbox, d, "images", name="verbs").stdout.splitlines()
@@ -350,6 +352,11 @@ def test_create_cp_wait_events(sandbox, tmp_path, down):
     assert compose(sandbox, d, "logs", "--no-log-prefix", name="cpw").stdout == "copied in\n"
     r = compose(sandbox, d, "cp", "w:/in.txt", str(tmp_path / "out.txt"), name="cpw")
     assert r.returncode == 0 and (tmp_path / "out.txt").read_text() == "copied in\n", r.stderr
+    r = compose(sandbox, d, "commit", "w", "cpw-snapshot:1", name="cpw")
+    assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
+    assert api(sandbox, "GET", "/images/cpw-snapshot:1/json")[0] == 200
+    r = compose(sandbox, d, "export", "-o", str(tmp_path / "fs.tar"), "w", name="cpw")
+    assert r.returncode == 0 and (tmp_path / "fs.tar").stat().st_size > 100000, r.stderr
     r = compose(sandbox, d, "events", "--json", "--since", str(began), "--until", str(int(time.time()) + 1), name="cpw")
     actions = [json.loads(ln)["action"] for ln in r.stdout.splitlines()]
     assert "create" in actions and "start" in actions and "die" in actions, r.stdout + r.stderr

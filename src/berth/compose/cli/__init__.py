@@ -12,13 +12,16 @@ from ...cli.flags import FlagSet
 
 # name -> (module, short description, usage)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "attach": ("exec_cmd", "Attach local standard input, output, and error streams to a service's running container", "[OPTIONS] SERVICE"),
     "build": ("images_cmd", "Build or rebuild services", "[OPTIONS] [SERVICE...]"),
+    "commit": ("exec_cmd", "Create a new image from a service container's changes", "[OPTIONS] SERVICE [REPOSITORY[:TAG]]"),
     "config": ("config_cmd", "Parse, resolve and render compose file in canonical format", "[OPTIONS] [SERVICE...]"),
     "cp": ("exec_cmd", "Copy files/folders between a service container and the local filesystem", "[OPTIONS] SERVICE:SRC_PATH DEST_PATH|-"),
     "create": ("up_cmd", "Creates containers for a service", "[OPTIONS] [SERVICE...]"),
     "down": ("down_cmd", "Stop and remove containers, networks", "[OPTIONS] [SERVICES]"),
     "events": ("ps_cmd", "Receive real time events from containers", "[OPTIONS] [SERVICE...]"),
     "exec": ("exec_cmd", "Execute a command in a running container", "[OPTIONS] SERVICE COMMAND [ARGS...]"),
+    "export": ("exec_cmd", "Export a service container's filesystem as a tar archive", "[OPTIONS] SERVICE"),
     "images": ("ps_cmd", "List images used by the created containers", "[OPTIONS] [SERVICE...]"),
     "kill": ("verbs_cmd", "Force stop service containers", "[OPTIONS] [SERVICE...]"),
     "logs": ("logs_cmd", "View output from containers", "[OPTIONS] [SERVICE...]"),
@@ -33,6 +36,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("exec_cmd", "Run a one-off command on a service", "[OPTIONS] SERVICE [COMMAND] [ARGS...]"),
     "scale": ("up_cmd", "Scale services", "[SERVICE=REPLICAS...]"),
     "start": ("verbs_cmd", "Start services", "[SERVICE...]"),
+    "stats": ("exec_cmd", "Display a live stream of container(s) resource usage statistics", "[OPTIONS] [SERVICE]"),
     "stop": ("verbs_cmd", "Stop services", "[OPTIONS] [SERVICE...]"),
     "top": ("ps_cmd", "Display the running processes", "[SERVICES...]"),
     "unpause": ("verbs_cmd", "Unpause services", "[SERVICE...]"),

@@ -230,3 +230,74 @@ def run_cp(ctx: ComposeContext, v: Values, args: list[str]) -> int:
     return execute(ctx.cli, cp_command(), "berth cp", flags + out_args)
 
 
+
+
+def flags_attach(fs: FlagSet) -> None:
+    fs.string("detach-keys", "", "Override the key sequence for detaching from a container.")
+    fs.int("index", "", "index of the container if service has multiple replicas.")
+    fs.bool("no-stdin", "", "Do not attach STDIN")
+    fs.bool("sig-proxy", "", "Proxy all received signals to the process", default=True)
+
+
+def run_attach(ctx: ComposeContext, v: Values, args: list[str]) -> int:
+    if len(args) != 1:
+        raise ComposeError('"berth compose attach" requires exactly 1 argument.')
+    from ...cli.cmd_attach import attach_command
+
+    argv = (["--no-stdin"] if v.no_stdin else []) + ([f"--detach-keys={v.detach_keys}"] if v.detach_keys else [])
+    argv += [f"--sig-proxy={'true' if v.sig_proxy else 'false'}", _container(ctx, args[0], v.index)]
+    return execute(ctx.cli, attach_command(), "berth attach", argv)
+
+
+def flags_stats(fs: FlagSet) -> None:
+    fs.bool("all", "a", "Show all containers (default shows just running)")
+    fs.string("format", "", "Format output using a custom template")
+    fs.bool("no-stream", "", "Disable streaming stats and only pull the first result")
+    fs.bool("no-trunc", "", "Do not truncate output")
+
+
+def run_stats(ctx: ComposeContext, v: Values, args: list[str]) -> int:
+    project = ctx.project(services=args)
+    ctx.services(args)
+    names = [(c.get("Names") or ["/"])[0].lstrip("/") for c in ctx.engine().containers(project.name, all=v.all)
+             if not args or (c.get("Labels") or {}).get(L.SERVICE) in args]
+    if not names:
+        return 0
+    from ...cli.cmd_stats import stats_command
+
+    argv = (["-a"] if v.all else []) + (["--no-stream"] if v.no_stream else []) + \
+        (["--no-trunc"] if v.no_trunc else []) + (["--format", v.format] if v.format else [])
+    return execute(ctx.cli, stats_command(), "berth stats", argv + names)
+
+
+def flags_commit(fs: FlagSet) -> None:
+    fs.string("author", "a", 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    fs.list("change", "c", "Apply Dockerfile instruction to the created image", kind="list")
+    fs.int("index", "", "index of the container if service has multiple replicas.")
+    fs.string("message", "m", "Commit message")
+    fs.bool("pause", "p", "Pause container during commit", default=True)
+
+
+def run_commit(ctx: ComposeContext, v: Values, args: list[str]) -> int:
+    if not 1 <= len(args) <= 2:
+        raise ComposeError('"berth compose commit" requires 1 or 2 arguments.')
+    from ...cli.cmd_commit import commit_command
+
+    argv = ([f"--author={v.author}"] if v.author else []) + ([f"--message={v.message}"] if v.message else [])
+    argv += [f"--change={c}" for c in v.change or []] + [f"--pause={'true' if v.pause else 'false'}"]
+    return execute(ctx.cli, commit_command(), "berth commit",
+                   argv + [_container(ctx, args[0], v.index, running=False)] + args[1:])
+
+
+def flags_export(fs: FlagSet) -> None:
+    fs.int("index", "", "index of the container if service has multiple replicas.")
+    fs.string("output", "o", "Write to a file, instead of STDOUT")
+
+
+def run_export(ctx: ComposeContext, v: Values, args: list[str]) -> int:
+    if len(args) != 1:
+        raise ComposeError('"berth compose export" requires exactly 1 argument.')
+    from ...cli.cmd_commit import export_command
+
+    argv = ([f"--output={v.output}"] if v.output else []) + [_container(ctx, args[0], v.index, running=False)]
+    return execute(ctx.cli, export_command(), "berth export", argv)
