@@ -21,7 +21,7 @@ from berth.engine.events import EventBus
 from berth.errors import BerthError, Conflict, InvalidParameter, NotFound, System
 from berth.network import etc_files, ipam, links as links_mod, ports as ports_mod
 from berth.network.admin import NetworkAdmin
-from berth.network.docs import (DEFAULT_BRIDGE, PREDEFINED, TOP_LEVEL_CLEAR, bridge_name,
+from berth.network.docs import (DEFAULT_BRIDGE, TOP_LEVEL_CLEAR, bridge_name,
                                 default_bridge_options, empty_endpoint, network_doc)
 from berth.network.nat import BridgeRules, Nft, PortRule, render, render_delete
 from berth.network.netlink import EndpointSpec, Netlink, set_ip_forward
@@ -302,7 +302,7 @@ class NetworkService(NetworkAdmin):
             if static:
                 addr = ipam.check_static(pool, static)
                 if str(addr) in used:
-                    raise Conflict(f"Address already in use")
+                    raise Conflict("Address already in use")
             else:
                 addr = ipam.pick_address(pool, used)
                 if addr is None:

@@ -13,8 +13,7 @@ import secrets
 
 from berth.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from berth.network import etc_files, ipam
-from berth.network.docs import PREDEFINED, bridge_name, empty_endpoint, network_doc
-from berth.network.netlink import Netlink
+from berth.network.docs import PREDEFINED, bridge_name, network_doc
 from berth.network.resolver import LiveNetwork
 
 LIST_FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
@@ -291,5 +290,3 @@ class NetworkAdmin:
                 c.host_config["NetworkMode"] = next(iter(nets))
             self.containers._save_doc(c)
 
-
-__all__ = ["NetworkAdmin", "empty_endpoint", "Netlink"]
