@@ -58,6 +58,9 @@ def _run(cli: Cli, g: Values, args: list[str]) -> int:
         return exc.status
     except CliError:
         raise
+    except OSError as exc:  # a file or socket problem the loader or a command did not word itself
+        cli.err.write(f"{exc.strerror or exc}{': ' + exc.filename if getattr(exc, 'filename', None) else ''}\n")
+        return 1
     finally:
         ctx.close()
 
