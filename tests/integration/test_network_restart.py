@@ -115,6 +115,8 @@ def test_iptables_false_bip_and_no_userland_proxy(fresh_sandbox):
     assert "tcp dport 8083 dnat to 172.17.0.2:80" in nft(sb)
     assert host_get(sb, "http://172.17.0.1:8083/") == "hello\n"      # DNAT (output chain)
     assert host_get(sb, "http://127.0.0.1:8084/") == "hello\n"       # loopback: DNAT + route_localnet
+    # hairpin: a container of the same bridge through the host's address, without a proxy
+    assert ok(sb.docker("run", "--rm", "busybox", "wget", "-qO-", "http://172.17.0.1:8083/")) == "hello\n"
     ok(sb.docker("rm", "-f", "w2"))
     sb.kill_daemon()
     with pytest.raises(RuntimeError, match="invalid --bip 'nonsense'"):
