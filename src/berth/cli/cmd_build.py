@@ -60,7 +60,8 @@ def _flags(fs: FlagSet) -> None:
     fs.string("network", "", 'Set the networking mode for the RUN instructions during build', default="default")
     fs.bool("no-cache", "", "Do not use cache when building the image")
     fs.string("platform", "", "Set platform if server is multi-platform capable")
-    fs.string("progress", "", "Set type of progress output (auto, plain, tty)", default="auto")
+    # Berth's own (docker's legacy builder has none): hidden so the help reads as docker's.
+    fs.string("progress", "", "Set type of progress output (auto, plain, tty)", default="auto", hidden=True)
     fs.bool("pull", "", "Always attempt to pull a newer version of the image")
     fs.bool("quiet", "q", "Suppress the build output and print image ID on success")
     fs.bool("rm", "", "Remove intermediate containers after a successful build", default=True)
@@ -69,7 +70,7 @@ def _flags(fs: FlagSet) -> None:
     fs.bool("squash", "", "Squash newly built layers into a single new layer")
     fs.list("tag", "t", 'Name and optionally a tag in the "name:tag" format')
     fs.string("target", "", "Set the target build stage to build.")
-    fs.list("ulimit", "", "Ulimit options", kind="ulimit")
+    fs.list("ulimit", "", "Ulimit options", kind="ulimit", help_default="[]")
 
 
 # ---------------------------------------------------------------------- the context tar
@@ -530,4 +531,4 @@ def _prune(cli: Cli, v: Values, _args: list[str]) -> int:
 
 
 def prune_command() -> Command:
-    return Command("prune", "[OPTIONS]", "Remove build cache", _prune, _prune_flags, ("exact", 0))
+    return Command("prune", "", "Remove build cache", _prune, _prune_flags, ("exact", 0))
