@@ -270,3 +270,26 @@ def test_always_recreate_deps(tmp_path):
     c = Converger(new, FakeEngine(), Progress(mode="quiet"))  # type: ignore[arg-type]
     assert [a.describe() for a in c.plan(["db", "app"], UpOptions(always_recreate_deps=True))] == [
         "recreate db: --always-recreate-deps", "recreate app: environment.V changed"]
+
+
+def test_service_sharing_a_replaced_containers_network_is_recreated(tmp_path):
+    text = """
+        services:
+          net: {image: busybox, environment: {V: "${V:-1}"}}
+          side: {image: busybox, network_mode: "service:net"}
+    """
+    old = project(tmp_path, text)
+    containers = [existing(old, "net", 1), existing(old, "side", 1)]
+    new = project(tmp_path, text, {"V": "2"})
+
+    class FakeEngine:
+        def containers(self, project, all=True):
+            return containers
+
+        def image(self, ref):
+            return {"Id": IMAGE_ID}
+
+    c = Converger(new, FakeEngine(), Progress(mode="quiet"))  # type: ignore[arg-type]
+    assert [a.describe() for a in c.plan(["net", "side"], UpOptions())] == [
+        "recreate net: environment.V changed",
+        "recreate side: net is replaced and side shares its namespaces or volumes"]

@@ -248,6 +248,17 @@ class Converger:
                 if a.service in deps and a.kind in ("nothing", "start"):
                     a.kind, a.reason = "recreate", "--always-recreate-deps"
         changed = {a.service for a in actions if a.kind in ("recreate", "create")}
+        for a in actions:  # containers joined to a replaced one (network/ipc/pid/volumes_from) follow it
+            if a.kind not in ("nothing", "start"):
+                continue
+            cfg = self.project.services[a.service].config
+            joined = [v[8:] for v in (cfg.get("network_mode"), cfg.get("ipc"), cfg.get("pid"))
+                      if isinstance(v, str) and v.startswith("service:")]
+            joined += [v.split(":")[0] for v in cfg.get("volumes_from") or [] if not v.startswith("container:")]
+            hit = next((j for j in joined if j in changed), None)
+            if hit:
+                a.kind, a.reason = "recreate", f"{hit} is replaced and {a.service} shares its namespaces or volumes"
+                changed.add(a.service)
         for a in actions:  # depends_on.restart: a dependency that changes restarts its dependents
             if a.kind != "nothing":
                 continue
