@@ -360,3 +360,17 @@ def test_create_cp_wait_events(sandbox, tmp_path, down):
     r = compose(sandbox, d, "events", "--json", "--since", str(began), "--until", str(int(time.time()) + 1), name="cpw")
     actions = [json.loads(ln)["action"] for ln in r.stdout.splitlines()]
     assert "create" in actions and "start" in actions and "die" in actions, r.stdout + r.stderr
+
+
+def test_network_mode_service_shares_the_network_namespace(sandbox, tmp_path, down):
+    d = write(tmp_path, """
+        services:
+          net: {image: busybox, command: [sleep, "1000"], stop_signal: SIGKILL}
+          side: {image: busybox, command: [sleep, "1000"], stop_signal: SIGKILL, network_mode: "service:net"}
+    """)
+    down.append((d, "nsshare"))
+    r = compose(sandbox, d, "up", "-d", name="nsshare")
+    assert r.returncode == 0, r.stderr
+    a = compose(sandbox, d, "exec", "-T", "net", "readlink", "/proc/self/ns/net", name="nsshare").stdout
+    b = compose(sandbox, d, "exec", "-T", "side", "readlink", "/proc/self/ns/net", name="nsshare").stdout
+    assert a.startswith("net:[") and a == b
