@@ -102,6 +102,24 @@ def test_berth_build_plain_progress_cache_and_run(sandbox, ctx):
     assert "Successfully tagged app-berth:latest" in tty.stdout
 
 
+def test_docker_sdk_builds(sandbox, tmp_path):
+    import docker
+
+    write(tmp_path, {"Dockerfile": "FROM busybox\nARG X\nRUN echo sdk-$X > /sdk\nLABEL via=sdk\n"})
+    client = docker.DockerClient(base_url=sandbox.host_url, version="1.45")
+    try:
+        image, logs = client.images.build(path=str(tmp_path), tag="sdk:1", buildargs={"X": "ok"}, rm=True)
+        lines = "".join(chunk.get("stream", "") for chunk in logs)
+        assert "Successfully tagged sdk:1" in lines
+        assert image.tags == ["sdk:1"] and image.labels == {"via": "sdk"}
+        assert client.containers.run("sdk:1", ["cat", "/sdk"], remove=True) == b"sdk-ok\n"
+        with pytest.raises(docker.errors.BuildError, match="returned a non-zero code: 7"):
+            write(tmp_path, {"Dockerfile": "FROM busybox\nRUN exit 7\n"})
+            client.images.build(path=str(tmp_path))
+    finally:
+        client.close()
+
+
 def test_copy_and_add_semantics(sandbox, tmp_path):
     payload = io.BytesIO()
     with tarfile.open(fileobj=payload, mode="w:gz") as t:
