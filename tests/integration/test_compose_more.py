@@ -328,6 +328,11 @@ def test_recreate_keeps_anonymous_and_named_volume_data(sandbox, tmp_path, down)
     assert " Container keep-keep-1  Recreate (environment.V changed)" in r.stderr.splitlines(), r.stderr
     r = compose(sandbox, d, "exec", "-T", "keep", "cat", "/anon/log", "/named/log", name="keep")
     assert r.stdout == "first\nsecond\nfirst\nsecond\n", r.stderr
+    # -V: a fresh anonymous volume on recreate (the named one keeps its data)
+    write(d, text % "third")
+    assert compose(sandbox, d, "up", "-d", "-V", name="keep").returncode == 0
+    r = compose(sandbox, d, "exec", "-T", "keep", "cat", "/anon/log", "/named/log", name="keep")
+    assert r.stdout == "third\nfirst\nsecond\nthird\n", r.stderr
 
 
 def test_create_cp_wait_events(sandbox, tmp_path, down):

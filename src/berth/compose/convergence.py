@@ -41,6 +41,7 @@ class Action:
 class UpOptions:
     force_recreate: bool = False
     always_recreate_deps: bool = False
+    renew_anon_volumes: bool = False
     no_recreate: bool = False
     no_start: bool = False
     remove_orphans: bool = False
@@ -440,8 +441,9 @@ class Converger:
         was_running = old.get("State") == "running"
         if was_running:
             self.engine.stop(old["Id"], opts.timeout)
-        anonymous = {m["Destination"]: m["Name"] for m in self.engine.inspect(old["Id"]).get("Mounts") or []
-                     if m.get("Type") == "volume" and m.get("Name")}
+        anonymous = {} if opts.renew_anon_volumes else {
+            m["Destination"]: m["Name"] for m in self.engine.inspect(old["Id"]).get("Mounts") or []
+            if m.get("Type") == "volume" and m.get("Name")}
         tmp_name = f"{old['Id'][:12]}_{old_name}"
         self.engine.rename(old["Id"], tmp_name)
         try:

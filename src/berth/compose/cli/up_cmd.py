@@ -78,6 +78,7 @@ def _options(v: Values, project: Any, ctx: ComposeContext) -> UpOptions:
     timeout = v.get("timeout") if v.was_set("timeout") else None
     return UpOptions(force_recreate=v.force_recreate, no_recreate=v.no_recreate,
                      always_recreate_deps=bool(v.get("always_recreate_deps")),
+                     renew_anon_volumes=bool(v.get("renew_anon_volumes")),
                      no_start=bool(v.get("no_start")), remove_orphans=v.remove_orphans,
                      scale=_scale(v.scale, project), timeout=timeout, build=build, dry_run=ctx.dry_run)
 
@@ -141,8 +142,6 @@ def run_up(ctx: ComposeContext, v: Values, args: list[str]) -> int:
         raise ComposeError("--watch is not supported by berth compose")
     if v.menu:
         raise ComposeError("--menu is not supported by berth compose")
-    if v.renew_anon_volumes:
-        raise ComposeError("--renew-anon-volumes is not supported by berth compose yet")
     abort = v.abort_on_container_exit or v.abort_on_container_failure or bool(v.exit_code_from)
     if v.detach and abort:
         raise ComposeError("-d and --abort-on-container-exit are incompatible")
