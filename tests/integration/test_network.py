@@ -274,14 +274,20 @@ def test_network_ls_filters_and_inspect_shape(sandbox):
         assert names == ["labelled"]
         builtin = ok(sandbox.docker("network", "ls", "--filter", "type=builtin", "--format", "{{.Name}}")).split()
         assert sorted(builtin) == ["bridge", "host", "none"]
+        dangling = ok(sandbox.docker("network", "ls", "--filter", "dangling=true", "--format", "{{.Name}}")).split()
+        assert "labelled" in dangling and "bridge" not in dangling
+        res = sandbox.docker("network", "ls", "--filter", "colour=red")
+        assert res.returncode == 1 and "invalid filter 'colour'" in res.stderr
         doc = json.loads(ok(sandbox.docker("network", "inspect", "labelled")))[0]
         assert doc["Attachable"] is True and doc["Labels"] == {"team": "a"} and doc["Driver"] == "bridge"
         assert "brteam" in links(sandbox)
         bridge = json.loads(ok(sandbox.docker("network", "inspect", "bridge")))[0]
         assert bridge["IPAM"]["Config"] == [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]
         assert bridge["Options"]["com.docker.network.bridge.name"] == "berth0"
+        assert ok(sandbox.docker("network", "prune", "-f", "--filter", "label=team=a")).split() == \
+            ["Deleted", "Networks:", "labelled"]
     finally:
-        ok(sandbox.docker("network", "rm", "labelled"))
+        sandbox.docker("network", "rm", "labelled")
     assert "brteam" not in links(sandbox)
 
 
