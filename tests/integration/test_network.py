@@ -477,3 +477,14 @@ def test_isolation_between_bridges_but_published_ports_reachable(sandbox, web):
         assert out.startswith("hello-")                 # but the published port answers
     finally:
         sandbox.docker("network", "rm", "iso")
+
+
+def test_berth_cli_publishes_and_lists_ports(sandbox):
+    res = sandbox.berth("run", "-d", "--name", "bweb", "-p", "127.0.0.1:18090:80", "busybox", "sh", "-c", HTTPD)
+    assert res.returncode == 0, res.stderr
+    try:
+        assert host_get(sandbox, "http://127.0.0.1:18090/").startswith("hello-")
+        out = sandbox.berth("ps", "--filter", "name=bweb", "--format", "{{.Ports}}")
+        assert out.stdout.strip() == "127.0.0.1:18090->80/tcp"
+    finally:
+        sandbox.berth("rm", "-f", "bweb")
