@@ -120,6 +120,35 @@ def test_docker_sdk_builds(sandbox, tmp_path):
         client.close()
 
 
+def test_a_missing_base_image_is_pulled_and_pull_refreshes_it(sandbox, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    reg = subprocess.Popen(sandbox.nsenter_argv([sys.executable, "-m", "berth.cli.main", "registry", "serve",
+                                                 "--addr", "127.0.0.1:18766", "--root", str(tmp_path / "reg")]),
+                           env=sandbox.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert sandbox.berth("tag", "busybox", "127.0.0.1:18766/bb").returncode == 0
+        for _ in range(50):
+            if sandbox.berth("push", "127.0.0.1:18766/bb").returncode == 0:
+                break
+            time.sleep(0.1)
+        assert sandbox.berth("rmi", "127.0.0.1:18766/bb").returncode == 0
+        write(tmp_path / "ctx", {"Dockerfile": "FROM 127.0.0.1:18766/bb\nRUN echo on-pulled-base\n"})
+        out = sandbox.berth("build", "-t", "frompull", str(tmp_path / "ctx"))
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "latest: Pulling from bb" in out.stdout
+        assert "Status: Downloaded newer image for 127.0.0.1:18766/bb:latest" in out.stdout
+        again = docker_build(sandbox, "--pull", "-t", "frompull", str(tmp_path / "ctx"))
+        assert again.returncode == 0, again.stderr
+        assert "Status: Image is up to date for 127.0.0.1:18766/bb:latest" in again.stdout
+        assert " ---> Using cache" in again.stdout
+    finally:
+        reg.kill()
+        reg.wait()
+
+
 def test_copy_and_add_semantics(sandbox, tmp_path):
     payload = io.BytesIO()
     with tarfile.open(fileobj=payload, mode="w:gz") as t:

@@ -371,10 +371,15 @@ def _plain(messages: Iterator[Any], out: Any, on_aux: Any) -> None:
         if jm.get("errorDetail") or jm.get("error"):
             out.flush()
             _error_of(jm)
-        text = jm.get("stream") or jm.get("status") or ""
-        if text:
-            out.write(text)
-            out.flush()
+        if jm.get("stream"):
+            out.write(jm["stream"])
+        elif jm.get("status"):
+            # a base image being pulled: docker's pull lines ("id: status"), progress bars left out
+            from .jsonmessage import _display_one
+
+            progress = jm.get("progressDetail") if isinstance(jm.get("progressDetail"), dict) else None
+            _display_one(jm, out.write, False, 80, progress)
+        out.flush()
 
 
 class LiveView:
@@ -407,8 +412,11 @@ class LiveView:
                 if jm.get("errorDetail") or jm.get("error"):
                     self._finish()
                     _error_of(jm)
+                text = jm.get("stream") or ""
+                if not text and jm.get("status") and not jm.get("progressDetail"):
+                    text = (f"{jm['id']}: " if jm.get("id") else "") + jm["status"] + "\n"
                 with self.lock:
-                    self._feed(jm.get("stream") or "")
+                    self._feed(text)
                     self._draw()
         finally:
             self._finish()
