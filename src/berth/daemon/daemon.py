@@ -97,6 +97,8 @@ class Daemon:
             EngineConfig(cfg.data_root, cfg.exec_root, cfg.default_runtime, cfg.runtimes, init,
                          cfg.log_driver, dict(cfg.log_opts), idmap=self.idmap),
             self.md, self.images, self.snaps, self.events)
+        if self.idmap is not None:  # new volumes belong to the remapped root (volumes/store.py)
+            self.containers.mounts.volumes.root_owner = self.idmap.root
         self.execs = ExecService(self.containers, self.events)
         self.health = HealthMonitor(self.containers, self.execs)
         self.resources = ResourceService(self.containers, self.events, self.health)

@@ -111,6 +111,9 @@ class VolumeStore:
     """The local driver's volumes; every method is synchronous and quick except
     `remove` (deletes a tree) and option mounts."""
 
+    # --userns-remap: the host uid/gid of container root, owner of each new _data (as dockerd).
+    root_owner: tuple[int, int] | None = None
+
     def __init__(self, data_root: str, md: Metadata) -> None:
         self.root = os.path.join(data_root, "volumes")
         self.md = md
@@ -174,6 +177,8 @@ class VolumeStore:
                      dict(options) if options else None)
         os.makedirs(self.base_dir(name), mode=0o701, exist_ok=True)
         os.makedirs(vol.mountpoint, mode=0o755, exist_ok=True)
+        if self.root_owner is not None:
+            os.chown(vol.mountpoint, *self.root_owner)
         self._insert(vol)
         return vol, True
 
