@@ -131,3 +131,12 @@ def test_config_variables(tmp_path, monkeypatch):
     ]
     assert run("config", "--no-normalize")[2] == "--no-normalize is not supported by berth compose config\n"
     assert run("--dry-run", "exec", "s", "true")[2] == "--dry-run is not supported by berth compose exec\n"
+
+
+def test_compose_env_files_variable(tmp_path, monkeypatch):
+    (tmp_path / "compose.yaml").write_text("services:\n  s: {image: 'busybox:${TAG}'}\n")
+    (tmp_path / "a.env").write_text("TAG=from-a\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAG", raising=False)
+    monkeypatch.setenv("COMPOSE_ENV_FILES", str(tmp_path / "a.env"))
+    assert run("config", "--images")[1] == "busybox:from-a\n"

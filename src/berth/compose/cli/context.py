@@ -19,6 +19,29 @@ class ComposeContext:
         self._engine: Any = None
         self._progress: Any = None
 
+    def apply_environment(self) -> None:
+        """docker compose's COMPOSE_* variables, for what no flag said (flags win)."""
+        import os
+
+        env = os.environ
+        g = self.g
+        if not g.was_set("env-file") and env.get("COMPOSE_ENV_FILES"):
+            g.env_file = [f for f in env["COMPOSE_ENV_FILES"].split(",") if f]
+        if not g.was_set("ansi") and env.get("COMPOSE_ANSI"):
+            g.ansi = env["COMPOSE_ANSI"]
+        if not g.was_set("progress") and env.get("COMPOSE_PROGRESS"):
+            g.progress = env["COMPOSE_PROGRESS"]
+        if not g.was_set("parallel") and env.get("COMPOSE_PARALLEL_LIMIT"):
+            try:
+                g.parallel = int(env["COMPOSE_PARALLEL_LIMIT"])
+            except ValueError:
+                raise ComposeError(f'invalid COMPOSE_PARALLEL_LIMIT "{env["COMPOSE_PARALLEL_LIMIT"]}"') from None
+
+    def env_flag(self, name: str) -> bool:
+        import os
+
+        return os.environ.get(name, "").lower() in ("1", "true", "yes")
+
     @property
     def dry_run(self) -> bool:
         return bool(self.g.get("dry_run"))
@@ -92,7 +115,8 @@ class ComposeContext:
                 mode = "plain"
             elif ansi == "always" and mode == "auto":
                 mode = "tty"
-            self._progress = _progress(self.cli.err, mode, self.dry_run)
+            out = self.cli.out if self.env_flag("COMPOSE_STATUS_STDOUT") else self.cli.err
+            self._progress = _progress(out, mode, self.dry_run)
         return self._progress
 
     def color(self, no_color: bool = False) -> bool:
@@ -103,6 +127,7 @@ class ComposeContext:
         return ansi == "always" or stdout_isatty()
 
     def check_globals(self) -> None:
+        self.apply_environment()
         if self.g.get("compatibility"):
             raise ComposeError("--compatibility (docker-compose v1 names) is not supported by berth compose")
         parallel = self.g.get("parallel")

@@ -98,7 +98,9 @@ def converge(ctx: ComposeContext, v: Values, args: list[str], no_start: bool) ->
     conv.max_parallel = ctx.g.get("parallel") if ctx.g.get("parallel") is not None else -1
     conv.quiet_pull = bool(v.quiet_pull)
     orphans = conv.orphans()
-    if orphans:
+    if ctx.env_flag("COMPOSE_REMOVE_ORPHANS"):
+        opts.remove_orphans = True
+    if orphans and not (ctx.env_flag("COMPOSE_IGNORE_ORPHANS") and not opts.remove_orphans):
         if opts.remove_orphans:
             for c in orphans:
                 name = (c.get("Names") or ["/"])[0].lstrip("/")
