@@ -327,10 +327,13 @@ def _run(cli: Cli, v: Values, args: list[str]) -> int:
     if tar is not None and not v.quiet and not live:
         out.write("Sending build context to Docker daemon  ")
         out.flush()
-    resp = cli.client().request("POST", "/build", params, body=chunks,
-                                headers=[("Content-Type", "application/x-tar")])
-    if tar is not None and not v.quiet and not live:
-        out.write(f"{human_size(tar.size)}\n\n" if tar.size else "\n")
+    try:
+        resp = cli.client().request("POST", "/build", params, body=chunks,
+                                    headers=[("Content-Type", "application/x-tar")])
+    finally:
+        if tar is not None and not v.quiet and not live:
+            out.write(f"{human_size(tar.size)}\n\n" if tar.size else "\n")
+            out.flush()
     image_id = {"id": ""}
 
     def on_aux(aux: Any) -> None:
