@@ -267,15 +267,23 @@ class NetworkService(NetworkAdmin):
         path = os.path.join(self.netns_dir, c.id)
         if os.path.exists(path):
             await asyncio.to_thread(Netlink.delete_netns, path)
-        try:
-            await asyncio.to_thread(self.netlink.create_netns, path)
-        except OSError as e:
-            raise System(f"failed to create the network namespace of {c.id[:12]}: {e}") from None
         ns = c.doc["NetworkSettings"]
         try:
-            for i, name in enumerate(list(ns["Networks"])):
+            names = list(ns["Networks"])
+            # The first endpoint is made by the thread that makes the namespace (one hop, one socket).
+            first = None
+            if names:
+                net0 = self._net_of(names[0], ns["Networks"][names[0]])
+                first = await self._allocate(c, net0, ns["Networks"][names[0]], "eth0", True)
+            try:
+                await asyncio.to_thread(self.netlink.create_netns, path, first[1] if first else None)
+            except Exception as e:
+                raise System(f"failed to set up container networking: {e}") from None
+            if first:
+                self._joined(c, net0, ns["Networks"][names[0]], *first)
+            for i, name in enumerate(names[1:], 1):
                 net = self._net_of(name, ns["Networks"][name])
-                await self._join(c, net, ns["Networks"][name], path, f"eth{i}", i == 0)
+                await self._join(c, net, ns["Networks"][name], path, f"eth{i}", False)
             link_env, link_hosts = self._links(c)
             ns.update({"SandboxID": secrets.token_hex(32), "SandboxKey": path})
             await self._publish(c, ports_mod.mappings(c.config, c.host_config))
@@ -295,6 +303,17 @@ class NetworkService(NetworkAdmin):
 
     async def _join(self, c, net: dict, es: dict, path: str, ifname: str, primary: bool) -> None:
         assert self.netlink is not None
+        ep, spec = await self._allocate(c, net, es, ifname, primary)
+        try:
+            await asyncio.to_thread(self.netlink.add_endpoint, path, spec)
+        except Exception as e:
+            self.store.delete_endpoint(ep.id)
+            await asyncio.to_thread(self.netlink.delete_link, ep.doc["veth"])
+            raise System(f"failed to set up container networking: {e}") from None
+        self._joined(c, net, es, ep, spec)
+
+    async def _allocate(self, c, net: dict, es: dict, ifname: str, primary: bool) -> tuple[Endpoint, EndpointSpec]:
+        """An address and the endpoint row (the commit point), under the IPAM lock."""
         pool = ipam.Pool.from_config(net["IPAM"]["Config"][0])
         static = (es.get("IPAMConfig") or {}).get("IPv4Address")
         async with self.lock:
@@ -318,14 +337,13 @@ class NetworkService(NetworkAdmin):
             if not self.store.add_endpoint(ep):
                 raise Conflict(f"endpoint with name {c.name.lstrip('/')} already exists in network {net['Name']}")
         gateway = None if (net.get("Internal") or not primary) else pool.gateway
-        try:
-            await asyncio.to_thread(self.netlink.add_endpoint, path, EndpointSpec(
-                ep.doc["veth"], ifname, addr, pool.subnet.prefixlen, gateway, mac, bridge_name(net),
-                int((net.get("Options") or {}).get("com.docker.network.driver.mtu") or 1500)))
-        except Exception as e:
-            self.store.delete_endpoint(ep.id)
-            await asyncio.to_thread(self.netlink.delete_link, ep.doc["veth"])
-            raise System(f"failed to set up container networking: {e}") from None
+        return ep, EndpointSpec(ep.doc["veth"], ifname, addr, pool.subnet.prefixlen, gateway, mac, bridge_name(net),
+                                int((net.get("Options") or {}).get("com.docker.network.driver.mtu") or 1500))
+
+    def _joined(self, c, net: dict, es: dict, ep: Endpoint, spec: EndpointSpec) -> None:
+        """The endpoint exists in the kernel: settings, resolver, event."""
+        pool = ipam.Pool.from_config(net["IPAM"]["Config"][0])
+        addr, mac, names = ep.ip, spec.mac, ep.doc.get("names") or []
         es.update({"NetworkID": net["Id"], "EndpointID": ep.id, "Gateway": str(pool.gateway),
                    "IPAddress": str(addr), "IPPrefixLen": pool.subnet.prefixlen, "MacAddress": mac,
                    "DNSNames": names or None})

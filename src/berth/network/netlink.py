@@ -116,8 +116,8 @@ class Netlink:
             return {link.get_attr("IFLA_IFNAME") for link in self._ipr.get_links()}
 
     # ------------------------------------------------------------ namespaces
-    def create_netns(self, path: str) -> None:
-        """A new network namespace pinned at `path`, with lo up."""
+    def create_netns(self, path: str, first: EndpointSpec | None = None) -> None:
+        """A new network namespace pinned at `path`, with lo up (and `first` made in it)."""
         from pyroute2 import IPRoute
 
         with open(path, "w"):
@@ -128,10 +128,30 @@ class Netlink:
             inner = IPRoute()
             try:
                 inner.link("set", index=1, state="up")
+                if first is not None:
+                    self._make_inside(inner, first)
             finally:
                 inner.close()
         finally:
             _check(_libc.setns(self._host_ns, CLONE_NEWNET), "setns back")
+        if first is not None:
+            self._enslave(first)
+
+    def _make_inside(self, inner, ep: EndpointSpec) -> None:
+        """The veth pair from inside the container's namespace: ifname here, its peer in ours."""
+        inner.link("add", ifname=ep.ifname, kind="veth", address=ep.mac, mtu=ep.mtu,
+                   peer={"ifname": ep.host_ifname, "net_ns_fd": self._host_ns, "mtu": ep.mtu})
+        idx = inner.link_lookup(ifname=ep.ifname)[0]
+        inner.addr("add", index=idx, address=str(ep.address), prefixlen=ep.prefixlen)
+        inner.link("set", index=idx, state="up")
+        if ep.gateway is not None:
+            inner.route("add", dst="0.0.0.0/0", gateway=str(ep.gateway))
+
+    def _enslave(self, ep: EndpointSpec) -> None:
+        with self._lock:
+            host = self._ipr.link_lookup(ifname=ep.host_ifname)[0]
+            bridge = self._ipr.link_lookup(ifname=ep.bridge)[0]
+            self._ipr.link("set", index=host, master=bridge, state="up")
 
     @staticmethod
     def delete_netns(path: str) -> None:
@@ -153,23 +173,14 @@ class Netlink:
             try:
                 inner = IPRoute()
                 try:
-                    inner.link("add", ifname=ep.ifname, kind="veth", address=ep.mac, mtu=ep.mtu,
-                               peer={"ifname": ep.host_ifname, "net_ns_fd": self._host_ns, "mtu": ep.mtu})
-                    idx = inner.link_lookup(ifname=ep.ifname)[0]
-                    inner.addr("add", index=idx, address=str(ep.address), prefixlen=ep.prefixlen)
-                    inner.link("set", index=idx, state="up")
-                    if ep.gateway is not None:
-                        inner.route("add", dst="0.0.0.0/0", gateway=str(ep.gateway))
+                    self._make_inside(inner, ep)
                 finally:
                     inner.close()
             finally:
                 _check(_libc.setns(self._host_ns, CLONE_NEWNET), "setns back")
         finally:
             os.close(fd)
-        with self._lock:
-            host = self._ipr.link_lookup(ifname=ep.host_ifname)[0]
-            bridge = self._ipr.link_lookup(ifname=ep.bridge)[0]
-            self._ipr.link("set", index=host, master=bridge, state="up")
+        self._enslave(ep)
 
     def remove_endpoint_in(self, netns_path: str, ifname: str) -> None:
         """Delete a container's interface (its veth peer goes with it), the namespace kept."""
