@@ -393,7 +393,7 @@ class Converger:
         ev = self.progress.event
         if action.kind == "nothing":
             c = action.container or {}
-            ev("Container", _name(c), "Running")
+            ev("Container", _name(c), "Running" if c.get("State") == "running" else "Created")
             return c.get("Id")
         if action.kind == "start":
             c = action.container or {}
