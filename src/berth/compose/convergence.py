@@ -192,7 +192,7 @@ class Converger:
         for n in keep:
             c = by_number[n]
             labels = labels_of(c)
-            running = c.get("State") == "running"
+            running = c.get("State") in ("running", "restarting")  # a restart policy is already on it
             reason = ""
             if opts.force_recreate:
                 reason = "--force-recreate"
