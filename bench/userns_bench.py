@@ -9,6 +9,7 @@ paired differences.
 
 1. API cycle create/start/wait/remove of `busybox true`.
 2. `docker run --rm busybox true` through the docker CLI.
+3. The API cycle with a 46-layer image (one idmapped mount per layer).
 
     python3 bench/userns_bench.py [--runs 40]
 """
@@ -40,9 +41,9 @@ def _busybox_tar(workdir: str) -> str:
     return path
 
 
-def _api_cycle(sb: Sandbox, userns: str) -> float:
+def _api_cycle(sb: Sandbox, userns: str, image: str = "busybox") -> float:
     t0 = time.perf_counter()
-    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"UsernsMode": userns}}
+    body = {"Image": image, "Cmd": ["true"], "HostConfig": {"UsernsMode": userns}}
     status, doc = api(sb, "POST", "/v1.45/containers/create", body)
     assert status == 201, doc
     cid = doc["Id"]
@@ -61,6 +62,19 @@ def _cli_run(sb: Sandbox, userns: str) -> float:
     res = sb.docker("run", "--rm", *extra, "busybox", "true")
     assert res.returncode == 0, res.stderr
     return (time.perf_counter() - t0) * 1000
+
+
+def _many_layers(sb: Sandbox) -> None:
+    """busybox + 45 COPY layers: 46 idmapped mounts per start (and lowerdir+ mounting)."""
+    ctx = os.path.join(sb.dir, "many")
+    os.makedirs(ctx)
+    with open(os.path.join(ctx, "a"), "w") as f:
+        f.write("x\n")
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write("FROM busybox\n" + "".join(f"COPY a /a{i}\n" for i in range(45)))
+    res = subprocess.run(["docker", "build", "-q", "-t", "manylayers", ctx], capture_output=True, text=True,
+                         env=dict(sb.env(), DOCKER_BUILDKIT="0"))
+    assert res.returncode == 0, res.stderr
 
 
 def _paired(fn, sb: Sandbox, runs: int) -> tuple[float, float, float]:
@@ -90,7 +104,10 @@ def main() -> int:
             _api_cycle(sb, "")
             _api_cycle(sb, "host")
         print(f"userns bench: {args.runs} paired cycles each, medians (ms)")
-        for label, fn in (("API create/start/wait/rm", _api_cycle), ("docker run --rm true", _cli_run)):
+        _many_layers(sb)
+        many = lambda sb_, userns: _api_cycle(sb_, userns, "manylayers")  # noqa: E731
+        for label, fn in (("API create/start/wait/rm", _api_cycle), ("docker run --rm true", _cli_run),
+                          ("API cycle, 46-layer image", many)):
             remapped, plain, added = _paired(fn, sb, args.runs)
             print(f"  {label:28s} remapped {remapped:7.1f}  --userns=host {plain:7.1f}  added {added:+6.1f}")
     finally:
