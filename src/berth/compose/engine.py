@@ -39,16 +39,23 @@ class Engine:
         self._clients: list[APIClient] = []
         self._lock = threading.Lock()
         self.calls: Counter = Counter()
+        self._version: str | None = None
 
     def client(self) -> APIClient:
         c = getattr(self._local, "client", None)
         if c is None:
-            c = APIClient(self.host, tls=self.tls)
+            with self._lock:
+                version = self._version
+            c = APIClient(self.host, tls=self.tls, version=version)
+            if version is None:
+                c.negotiate()  # once per run: the other threads' clients reuse the answer
+                with self._lock:
+                    self._version = self._version or c.version
+                    self.calls["HEAD _ping"] += 1
+                    self.calls["total"] += 1
             self._local.client = c
             with self._lock:
                 self._clients.append(c)
-                self.calls["HEAD _ping"] += 1  # each client negotiates the API version once
-                self.calls["total"] += 1
         return c
 
     def close(self) -> None:
