@@ -14,8 +14,9 @@ from berth.compose.loader.interpolate import substitute
 from berth.compose.loader.project import ProjectOptions, load_project, normalize_project_name
 from berth.compose.loader.validate import validate_document
 from berth.compose.loader.yamlfile import parse_yaml
+from specs import SPECS_DIR
 
-EX = Path("/work/shared/specs/compose/examples")
+EX = SPECS_DIR / "compose" / "examples"
 GO = EX / "compose-go"
 TD = GO / "loader/testdata"
 DOTENV = GO / "dotenv/fixtures"
@@ -361,3 +362,10 @@ def test_remote_include_is_refused_clearly(tmp_path):
     f = write(tmp_path, "compose.yaml", "include: [oci://docker.io/x/y:1]\n")
     with pytest.raises(ComposeError, match="include oci://docker.io/x/y:1: remote resources are not supported"):
         load([f])
+
+
+def test_the_packaged_schema_is_the_shared_one():
+    import berth.compose.loader.validate as v
+
+    packaged = Path(v.SCHEMA_PATHS[1]).read_bytes()
+    assert packaged == (SPECS_DIR / "compose" / "compose-spec.json").read_bytes()

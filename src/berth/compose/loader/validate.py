@@ -13,10 +13,11 @@ from typing import Any
 
 from ..errors import ComposeError
 
+# The compose specification's schema ships with the package (a copy of
+# ../shared/specs/compose/compose-spec.json); BERTH_COMPOSE_SCHEMA points at another one.
 SCHEMA_PATHS = (
     os.environ.get("BERTH_COMPOSE_SCHEMA", ""),
     os.path.join(os.path.dirname(__file__), "compose-spec.json"),
-    "/work/shared/specs/compose/compose-spec.json",
 )
 
 _TYPE_NAMES = {"object": "a mapping", "array": "an array", "string": "a string", "integer": "an integer",
