@@ -429,6 +429,8 @@ def test_unknown_target(sandbox, tmp_path):
     assert status == 501 and b"remote build contexts are not supported" in body
     status, _h, body = raw_request(sandbox, "POST", "/v1.45/session")
     assert status == 501 and b"DOCKER_BUILDKIT=0" in body
+    url = sandbox.berth("build", "https://github.com/example/repo.git")
+    assert url.returncode == 1 and "remote build contexts are not supported by berth" in url.stderr
 
 
 def test_symlinks_in_the_context_stay_inside_it(sandbox, tmp_path):
