@@ -158,6 +158,10 @@ def test_changed_environment_recreates_only_that_service(sandbox, project):
 
 
 def test_down_removes_containers_keeps_volume_then_down_v(sandbox, project):
+    r = compose(sandbox, project, "--dry-run", "down")
+    assert r.returncode == 0, r.stderr
+    assert "DRY-RUN MODE -  Container demo-web-1  Removed" in r.stderr.splitlines()
+    assert set(containers(sandbox)) == {"web", "db"}  # a dry run removes nothing
     r = compose(sandbox, project, "down")
     assert r.returncode == 0, r.stderr
     assert containers(sandbox) == {}
