@@ -260,6 +260,18 @@ COPY <<-EOT /greeting
     assert sandbox.berth("run", "--rm", "heredocs", "cat", "/greeting").stdout == "hello builder\n"
 
 
+def test_from_scratch_with_a_file_from_another_stage(sandbox, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox AS tools\nFROM scratch\n"
+                                   "COPY --from=tools /bin/busybox /bin/busybox\n"
+                                   'ENTRYPOINT ["/bin/busybox"]\nCMD ["echo", "from scratch"]\n'})
+    out = docker_build(sandbox, "-t", "scratchy", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "Step 2/5 : FROM scratch\n ---> \n" in out.stdout
+    assert sandbox.docker("run", "--rm", "scratchy").stdout == "from scratch\n"
+    layers = json.loads(sandbox.berth("image", "inspect", "-f", "{{json .RootFS.Layers}}", "scratchy").stdout)
+    assert len(layers) == 1
+
+
 def test_copy_of_equal_inputs_gives_the_same_layer_digest(sandbox, tmp_path):
     write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY f /f\n", "f": "same\n"})
     os.utime(tmp_path / "f", (1_600_000_000, 1_600_000_000))

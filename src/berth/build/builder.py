@@ -375,6 +375,7 @@ class Builder:
             raise InvalidParameter(f"base name ({inst.args[0]}) should not be blank")
         builtin = {k: v for k, v in self.opts.build_args.items() if k in BUILTIN_ARGS and v is not None}
         if name.lower() == "scratch":
+            await self.output.stream(" ---> \n", idx)  # docker prints the (empty) id of scratch too
             return StageState(stage, "", ic.scratch_doc(), builtin=builtin)
         prev = find_stage(self.stages[:idx], name)
         if prev is not None:
