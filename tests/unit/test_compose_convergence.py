@@ -293,3 +293,22 @@ def test_service_sharing_a_replaced_containers_network_is_recreated(tmp_path):
     assert [a.describe() for a in c.plan(["net", "side"], UpOptions())] == [
         "recreate net: environment.V changed",
         "recreate side: net is replaced and side shares its namespaces or volumes"]
+
+
+def test_build_context_honours_dockerignore(tmp_path):
+    import io
+    import tarfile
+
+    from berth.compose.build import context_tar
+
+    for f in ["Dockerfile", "a.txt", "b.log", "sub/c.txt", "sub/keep.log", "node_modules/x/y.js"]:
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("x")
+    (tmp_path / ".dockerignore").write_text("**/*.log\nnode_modules\n!sub/keep.log\nDockerfile\n")
+    data, name = context_tar(str(tmp_path), "Dockerfile", None)
+    assert name == "Dockerfile"
+    assert sorted(tarfile.open(fileobj=io.BytesIO(data)).getnames()) == [
+        ".dockerignore", "Dockerfile", "a.txt", "sub", "sub/c.txt", "sub/keep.log"]
+    data, name = context_tar(str(tmp_path), "Dockerfile", "FROM busybox\n")
+    assert name == ".berth-compose.Dockerfile"
+    assert ".berth-compose.Dockerfile" in tarfile.open(fileobj=io.BytesIO(data)).getnames()

@@ -17,37 +17,23 @@ from .progress import Progress
 
 
 def context_tar(context: str, dockerfile: str, inline: str | None) -> tuple[bytes, str]:
-    """The build context as an uncompressed tar; an inline Dockerfile is added to it."""
+    """The build context as an uncompressed tar, walked the way docker's CLI sends it
+    (.dockerignore honoured, the Dockerfile and .dockerignore always kept); an inline
+    Dockerfile is added under a name of its own."""
+    from ..build.dockerignore import IgnoreMatcher, read_patterns
+
     if not os.path.isdir(context):
         raise ComposeError(f"unable to prepare context: path \"{context}\" not found")
     patterns: list[str] = []
     ignore_file = os.path.join(context, ".dockerignore")
     if os.path.isfile(ignore_file):
-        from ..build.dockerignore import read_patterns
-
         with open(ignore_file, encoding="utf-8") as fh:
             patterns = read_patterns(fh.read())
-    matcher = None
-    if patterns:
-        from ..build.dockerignore import IgnoreMatcher, trim_build_files
-
-        matcher = IgnoreMatcher(trim_build_files(patterns, dockerfile))
+    matcher = IgnoreMatcher(patterns)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for root, dirs, files in os.walk(context):
-            dirs.sort()
-            rel_root = os.path.relpath(root, context)
-            for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
-                rel = name if rel_root == "." else f"{rel_root}/{name}"
-                if matcher is not None and matcher.matches(rel):
-                    continue
-                tar.add(os.path.join(root, name), arcname=rel, recursive=False)
-            for d in list(dirs):
-                rel = d if rel_root == "." else f"{rel_root}/{d}"
-                if matcher is not None and matcher.matches(rel) and not matcher.exclusions:
-                    dirs.remove(d)
-                    continue
-                tar.add(os.path.join(root, d), arcname=rel, recursive=False)
+        for rel, entry in matcher.walk(context, keep=(dockerfile, ".dockerignore")):
+            tar.add(entry.path, arcname=rel, recursive=False)
         if inline is not None:
             dockerfile = ".berth-compose.Dockerfile"
             data = inline.encode()
