@@ -288,3 +288,31 @@ def test_remapped_containers_survive_a_daemon_restart(remapped):
     assert cid not in mountinfo  # merged and idmapped layer mounts all gone
     with open(os.path.join(remapped.etc, "subuid")) as f:
         assert f.read().count("berthremap:") == 1  # the second start found the range, added none
+
+
+def test_mapping_stays_with_each_container_across_daemon_flags(remapped):
+    """Last in the module. A remapped container keeps its mapping under a daemon
+    without the flag; a container made without it is refused by a remapping daemon
+    (it would run as the host's root), unless it was made with --userns=host."""
+    import signal
+
+    start = _start(remapped)
+    _ok(remapped.docker("create", "--name", "was-remapped", "busybox", "cat", "/proc/self/uid_map"))
+    remapped.kill_daemon(signal.SIGTERM)
+    remapped.start_daemon()
+    try:
+        out = _ok(remapped.docker("start", "-a", "was-remapped"))
+        assert out.split() == ["0", str(start), str(SIZE)]
+        info = _ok(remapped.docker("info", "--format", "{{json .SecurityOptions}}"))
+        assert "name=userns" not in info
+        _ok(remapped.docker("create", "--name", "unmapped", "busybox", "true"))
+        out = _ok(remapped.docker("run", "--rm", "busybox", "cat", "/proc/self/uid_map"))
+        assert out.split() == ["0", "0", "4294967295"]
+    finally:
+        remapped.kill_daemon(signal.SIGTERM)
+        remapped.start_daemon("--userns-remap", "default")
+    res = remapped.docker("start", "unmapped")
+    assert res.returncode != 0
+    assert "was created before --userns-remap was enabled" in res.stderr
+    out = _ok(remapped.docker("start", "-a", "was-remapped"))
+    assert out.split() == ["0", str(start), str(SIZE)]

@@ -260,6 +260,9 @@ class ContainerService:
 
         image_chain = c.doc.get("_LayerChain", [])
         idmap = self.snaps.idmap(c.id)  # set at create under --userns-remap
+        if idmap is None and self.cfg.idmap is not None and c.host_config.get("UsernsMode") != "host":
+            raise Conflict(f"container {c.id[:12]} was created before --userns-remap was enabled and would run "
+                           "as the host's root: remove and recreate it (or create it with --userns=host)")
         rootfs = self.snaps.mount(c.id, self.images.cache_ids_for_chain(image_chain), idmap)
         cfg, hc = c.config, c.host_config
         env = list(cfg.get("Env") or [])
