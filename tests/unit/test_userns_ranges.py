@@ -88,3 +88,38 @@ def test_container_checks(hc, message):
 def test_userns_host_lifts_the_checks():
     userns.check_container({"UsernsMode": "host", "Privileged": True, "NetworkMode": "host", "PidMode": "host"})
     userns.check_container({"NetworkMode": "bridge", "IpcMode": "host"})
+
+
+def test_spec_gets_a_user_namespace_and_mappings_that_validate(tmp_path):
+    """The OCI config under a remap: a new user namespace, uid/gid mappings, valid per the OCI schema."""
+    import json
+    from pathlib import Path
+
+    from berth.runtime.spec import SpecRequest, build_spec
+
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (root / "etc/group").write_text("root:x:0:\n")
+    m = IdMapping((IdRange(0, 100000, 65536),), (IdRange(0, 100000, 65536),))
+    base = dict(container_id="0123456789abcdef0123", rootfs=str(root), args=["/bin/true"], config={},
+                host_config={}, netns="/run/berth/netns/x")
+    spec = build_spec(SpecRequest(**base, idmap=m))
+    kinds = [ns["type"] for ns in spec["linux"]["namespaces"]]
+    assert "user" in kinds and {"type": "network", "path": "/run/berth/netns/x"} in spec["linux"]["namespaces"]
+    assert spec["linux"]["uidMappings"] == [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    assert spec["linux"]["gidMappings"] == spec["linux"]["uidMappings"]
+    plain = build_spec(SpecRequest(**base))
+    assert "user" not in [ns["type"] for ns in plain["linux"]["namespaces"]] and "uidMappings" not in plain["linux"]
+    schema_dir = Path(__file__).resolve().parents[3] / "shared" / "specs" / "oci-runtime"
+    jsonschema = pytest.importorskip("jsonschema")
+    referencing = pytest.importorskip("referencing")
+    if not schema_dir.is_dir():
+        pytest.skip(f"OCI runtime schemas not found at {schema_dir}")
+    from referencing.jsonschema import DRAFT4
+
+    registry = referencing.Registry().with_resources(
+        [(p.name, DRAFT4.create_resource(json.loads(p.read_text()))) for p in schema_dir.glob("*.json")])
+    validator = jsonschema.Draft4Validator(json.loads((schema_dir / "config-schema.json").read_text()),
+                                           registry=registry)
+    assert not list(validator.iter_errors(spec))
