@@ -304,7 +304,7 @@ CMD ["echo $E"]
     assert out.returncode == 0, out.stdout + out.stderr
     inspect = json.loads(sandbox.docker("image", "inspect", "cfg").stdout)[0]
     cfg = inspect["Config"]
-    assert "E=given" in cfg["Env"]
+    assert cfg["Env"] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "E=given"]
     assert cfg["Labels"] == {"a": "1", "b c": "d e", "from": "cli"}
     assert cfg["ExposedPorts"] == {"53/udp": {}, "80/tcp": {}}
     assert cfg["Volumes"] == {"/data": {}}
@@ -318,6 +318,7 @@ CMD ["echo $E"]
     assert "|1 V=given /bin/sh -c echo \"$V\" > /v" in created  # HTTP_PROXY is not recorded
     assert '/bin/sh -c #(nop)  CMD ["echo $E"]' in created
     assert "/bin/sh -c #(nop)  VOLUME [/data]" in created
+    assert "/bin/sh -c #(nop)  EXPOSE 53/udp 80" in created  # as docker 20.10 records `EXPOSE 80 53/udp`
     assert ('/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "true"] "5s" "0s" "0s" "0s" \'\\x03\'}'
             in created)
     raw = json.loads(sandbox.berth("image", "inspect", "-f", "{{json .RootFS}}", "cfg").stdout)

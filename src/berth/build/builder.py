@@ -94,6 +94,17 @@ def plan_stages(instructions: list) -> tuple[list, list[Stage]]:
     return meta, stages
 
 
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _default_path(st: StageState) -> StageState:
+    """docker's builder gives every stage a PATH when its base image has none
+    (it lands in the images the stage commits)."""
+    if "PATH" not in st.env_map():
+        st.config["Env"] = [*(st.config.get("Env") or []), "PATH=" + DEFAULT_PATH]
+    return st
+
+
 def find_stage(stages: list[Stage], name: str) -> Stage | None:
     low = name.lower()
     for st in stages:
@@ -376,7 +387,7 @@ class Builder:
         builtin = {k: v for k, v in self.opts.build_args.items() if k in BUILTIN_ARGS and v is not None}
         if name.lower() == "scratch":
             await self.output.stream(" ---> \n", idx)  # docker prints the (empty) id of scratch too
-            return StageState(stage, "", ic.scratch_doc(), builtin=builtin)
+            return _default_path(StageState(stage, "", ic.scratch_doc(), builtin=builtin))
         prev = find_stage(self.stages[:idx], name)
         if prev is not None:
             image_id = await asyncio.shield(self.results[prev.index])
@@ -386,10 +397,10 @@ class Builder:
             if image is None:
                 image = await self._pull(name, idx)
         if image is None:
-            return StageState(stage, "", ic.scratch_doc(), builtin=builtin)
+            return _default_path(StageState(stage, "", ic.scratch_doc(), builtin=builtin))
         from berth.build.steps import ic_copy
 
-        st = StageState(stage, image.id, ic_copy(image.config), builtin=builtin)
+        st = _default_path(StageState(stage, image.id, ic_copy(image.config), builtin=builtin))
         triggers = list(st.config.get("OnBuild") or [])
         st.config["OnBuild"] = None
         await self.output.stream(f" ---> {image.short_id}\n", idx)

@@ -191,7 +191,7 @@ async def do_expose(s: Step) -> None:
             exposed[p] = {}
         s.st.config["ExposedPorts"] = exposed
 
-    await s.meta("EXPOSE " + " ".join(words), apply)
+    await s.meta("EXPOSE " + " ".join(sorted(words)), apply)  # docker records them sorted
 
 
 async def do_user(s: Step) -> None:
