@@ -162,11 +162,14 @@ def _tar(entries: list[tuple[str, int]]) -> bytes:
 
 def test_cp_in_shifts_ids_up_and_refuses_ids_past_the_range(remapped):
     start = _start(remapped)
-    res = subprocess.run(["docker", "cp", "-", "writer:/tmp"], input=_tar([("a0", 0), ("a1000", 1000)]),
+    res = subprocess.run(["docker", "cp", "-", "writer:/tmp"], input=_tar([("a0", 0), ("a1000", 1000), ("implicit/dir/f", 5)]),
                          capture_output=True, env=remapped.env())
     assert res.returncode == 0, res.stderr
     upper = _ok(remapped.docker("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "writer")).strip()
     assert [(os.stat(os.path.join(upper, "tmp", n)).st_uid) for n in ("a0", "a1000")] == [start, start + 1000]
+    # Parents the tar does not list are made for the remapped root, as docker does.
+    assert [os.stat(os.path.join(upper, "tmp", *p)).st_uid for p in (["implicit"], ["implicit", "dir"],
+                                                                     ["implicit", "dir", "f"])] == [start, start, start + 5]
     res = subprocess.run(["docker", "cp", "-", "writer:/tmp"], input=_tar([("big", 70000)]),
                          capture_output=True, env=remapped.env())
     assert res.returncode != 0

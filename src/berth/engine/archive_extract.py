@@ -76,7 +76,7 @@ class Extractor:
             return fd
         try:
             parts = rp.resolve(self.root, self._container_path(rel))
-            fd = rp.open_dir(self.root, parts, create=True)
+            fd = rp.open_dir(self.root, parts, create=True, owner=self.idmap.root if self.idmap else None)
         except (NotADirectoryError, FileExistsError):
             raise InvalidParameter(f"cannot extract {entry}: {self._container_path(rel)} is not a directory") from None
         except OSError as e:

@@ -103,9 +103,11 @@ def resolve(root_fd: int, path: str, follow_last: bool = True) -> list[str]:
     return done
 
 
-def open_dir(root_fd: int, parts: list[str] | tuple[str, ...], create: bool = False) -> int:
+def open_dir(root_fd: int, parts: list[str] | tuple[str, ...], create: bool = False,
+             owner: tuple[int, int] | None = None) -> int:
     """An O_PATH fd of the directory `parts` (already resolved: no symlinks
-    allowed on the way). With create, missing directories are made (0755)."""
+    allowed on the way). With create, missing directories are made (0755, owned
+    by `owner` when given: the remapped root under --userns-remap)."""
     fd = os.open(".", PATH_DIR, dir_fd=root_fd)
     try:
         for comp in parts:
@@ -116,6 +118,8 @@ def open_dir(root_fd: int, parts: list[str] | tuple[str, ...], create: bool = Fa
                     raise
                 try:
                     os.mkdir(comp, 0o755, dir_fd=fd)
+                    if owner is not None:
+                        os.chown(comp, *owner, dir_fd=fd, follow_symlinks=False)
                 except FileExistsError:
                     pass
                 nxt = os.open(comp, PATH_DIR, dir_fd=fd)
