@@ -36,3 +36,16 @@ def test_each_finding_says_what_was_or_would_be_repaired():
 def test_finding_documents_never_carry_the_repair_callable():
     f = Finding("volume", "v", "p", "adopt it as a volume", fix=lambda: None)
     assert set(f.to_doc()) == {"Kind", "Subject", "Problem", "Repair", "Repaired", "Error"}
+
+
+def test_a_plain_directory_is_not_taken_for_a_cgroup(tmp_path):
+    """What crun leaves when the hierarchy is not mounted: a directory with a cgroup.procs
+    *file* it wrote; the kernel's cgroups have `tasks` (v1) or `cgroup.controllers` (v2)."""
+    from berth.engine.check import _is_cgroup
+
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "cgroup.procs").write_text("16\n")
+    assert not _is_cgroup(str(fake))
+    (fake / "tasks").write_text("")
+    assert _is_cgroup(str(fake))

@@ -99,6 +99,12 @@ def cgroup_dirs(cid: str) -> list[str]:
     return found
 
 
+def _is_cgroup(path: str) -> bool:
+    """A real cgroup has the kernel's files (v1 `tasks`, v2 `cgroup.controllers`); a runtime
+    writing into a plain directory of the tmpfs makes only what it writes."""
+    return os.path.exists(os.path.join(path, "tasks")) or os.path.exists(os.path.join(path, "cgroup.controllers"))
+
+
 def cgroup_procs(path: str) -> list[int]:
     try:
         with open(os.path.join(path, "cgroup.procs")) as f:
@@ -356,6 +362,11 @@ class Checker:
             for path in cgroup_dirs(cid):
                 n += 1
                 if cid in self.allowed:
+                    continue
+                if not _is_cgroup(path):
+                    out.append(Finding("cgroup", path, "plain directory where a cgroup should be (the hierarchy "
+                                       "is not mounted there)", "delete it",
+                                       fix=lambda p=path: shutil.rmtree(p, ignore_errors=True)))
                     continue
                 procs = cgroup_procs(path)
                 if procs:
