@@ -479,6 +479,8 @@ def test_onbuild_triggers_run_in_children(sandbox, tmp_path):
     out = sandbox.berth("build", "-t", "onchild", str(tmp_path / "child"))
     assert out.returncode == 0, out.stderr
     assert "# Executing 1 build trigger" in out.stdout and "triggered" in out.stdout
+    first = out.stdout.split("Step 2/2")[0]
+    assert first.count(" ---> ") == 3  # Running in, Removed intermediate container, then the id once (docker's)
     cfg = json.loads(sandbox.berth("image", "inspect", "-f", "{{json .Config.OnBuild}}", "onchild").stdout)
     assert not cfg  # triggers are not inherited by grandchildren
 

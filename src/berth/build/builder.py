@@ -403,7 +403,6 @@ class Builder:
         st = _default_path(StageState(stage, image.id, ic_copy(image.config), builtin=builtin))
         triggers = list(st.config.get("OnBuild") or [])
         st.config["OnBuild"] = None
-        await self.output.stream(f" ---> {image.short_id}\n", idx)
         if triggers:
             from berth.build.parser import parse
 
@@ -412,4 +411,5 @@ class Builder:
             for text in triggers:
                 for trig in parse(text).instructions:
                     await self.dispatch(st, trig, None)
+        await self.output.stream(f" ---> {st.image_id.split(':', 1)[1][:12]}\n", idx)
         return st

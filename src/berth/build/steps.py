@@ -93,7 +93,8 @@ class Step:
         else:
             await work()
             self.b.cache.put(key, self.st.image_id, parent)
-        await self.say(f" ---> {self.st.image_id.split(':', 1)[1][:12]}\n")
+        if self.number is not None:  # ONBUILD triggers: the FROM line prints the id once, after them
+            await self.say(f" ---> {self.st.image_id.split(':', 1)[1][:12]}\n")
 
     def commit(self, created_by: str, staging: str | None = None, diff_id: str | None = None,
                size: int = 0, author: str | None = None) -> None:
