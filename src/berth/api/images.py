@@ -104,7 +104,12 @@ async def list_(request: web.Request) -> web.Response:
         counts[c.doc["Image"]] = counts.get(c.doc["Image"], 0) + 1
     for pattern in filters.get("reference", []):
         _check_pattern(pattern)
+    # Without ?all, intermediate images (untagged, with children: a legacy build's steps)
+    # are hidden, as docker's are.
+    parents = set() if qbool(request, "all") else {i.parent for i in images if i.parent}
     for image in images:
+        if image.id in parents and not image.refs:
+            continue
         if not _image_matches(image, filters, d):
             continue
         if "reference" in filters:
