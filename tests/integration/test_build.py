@@ -149,6 +149,31 @@ def test_a_missing_base_image_is_pulled_and_pull_refreshes_it(sandbox, tmp_path)
         reg.wait()
 
 
+def test_independent_stages_run_at_the_same_time(sandbox, tmp_path):
+    """Each stage waits (5 s at most) for a file the other writes into a shared cache
+    mount: built one after the other, the first would fail."""
+    import uuid
+
+    ident = uuid.uuid4().hex
+    wait = ("touch /sync/{me}; i=0; while [ ! -f /sync/{other} ]; do i=$((i+1)); "
+            "[ $i -gt 50 ] && exit 1; sleep 0.1; done; echo {me} > /{me}")
+    mount = f"--mount=type=cache,id={ident},target=/sync"
+    write(tmp_path, {"Dockerfile": f"""\
+FROM busybox AS a
+RUN {mount} {wait.format(me="a", other="b")}
+FROM busybox AS b
+RUN {mount} {wait.format(me="b", other="a")}
+FROM busybox
+COPY --from=a /a /a
+COPY --from=b /b /b
+"""})
+    out = sandbox.berth("build", "--no-cache", "-t", "parallel", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    steps = [line for line in out.stdout.splitlines() if line.startswith("Step ")]
+    assert [s.split(" : ")[0] for s in steps] == [f"Step {n}/7" for n in range(1, 8)]  # output stays in order
+    assert sandbox.berth("run", "--rm", "parallel", "cat", "/a", "/b").stdout == "a\nb\n"
+
+
 def test_copy_and_add_semantics(sandbox, tmp_path):
     payload = io.BytesIO()
     with tarfile.open(fileobj=payload, mode="w:gz") as t:
