@@ -3,6 +3,7 @@
     python3 bench/fuzz.py gotemplate 100000
     python3 bench/fuzz.py dockerfile 100000
     python3 bench/fuzz.py compose 100000
+    python3 bench/fuzz.py registry 100000
 
 Prints inputs tried, inputs/s and every unexpected exception (with the input).
 The suite runs short versions of the same properties (tests/unit/test_fuzz_*.py).
@@ -70,8 +71,15 @@ def dockerfile_target():
 
 
 def compose_target():
-    from berth.compose.loader import load_from_text  # the loader's single-document entry point
-    from berth.compose.loader.errors import ComposeError
+    import tempfile
+
+    from berth.compose.errors import ComposeError
+    from berth.compose.loader.project import ProjectOptions, load_project
+
+    cwd = tempfile.mkdtemp(prefix="composefuzz-")
+
+    def load_from_text(text: str) -> None:
+        load_project(ProjectOptions(files=["-"], stdin_text=text, environ={}, cwd=cwd, project_name="fuzz"))
 
     words = ["services:\n", "  web:\n", "    image: busybox\n", "    ports:\n", "      - 80:80\n", "    environment:\n",
              "      A: ${B:-x}\n", "    depends_on: [db]\n", "  db:\n", "    build: .\n", "networks:\n", "volumes:\n",
@@ -91,7 +99,27 @@ def compose_target():
     return run
 
 
-TARGETS = {"gotemplate": gotemplate_target, "dockerfile": dockerfile_target, "compose": compose_target}
+def registry_target():
+    from tests.fuzz.registry_fuzz import requests_, start_registry
+
+    reg = start_registry()
+
+    @given(req=requests_)
+    def run(req):
+        COUNT[0] += 1
+        method, target, headers, body = req
+        try:
+            status = reg.send(method, target, headers, body)
+        except Exception as exc:  # noqa: BLE001 - a dead or hung server
+            _record(exc, req)
+            return
+        if status == -1 or (status >= 500 and status not in (501, 503)):
+            FAILURES.append(f"HTTP {status} for {method} {target} {headers} {body[:80]!r}")
+    return run
+
+
+TARGETS = {"gotemplate": gotemplate_target, "dockerfile": dockerfile_target, "compose": compose_target,
+           "registry": registry_target}
 
 
 def main() -> int:
