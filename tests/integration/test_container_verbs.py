@@ -668,3 +668,13 @@ def test_events_show_the_sigkill_of_a_stop_that_times_out(sandbox, names):
     sandbox.docker("stop", "-t", "0", "evkill")
     evs = _events(sandbox, since, "--filter", "container=evkill", "--filter", "event=kill")
     assert [e["Actor"]["Attributes"]["signal"] for e in evs] == ["15", "9"]
+
+
+def test_stop_with_zero_timeout_and_sigkill_stop_signal(sandbox):
+    """The stop signal already killed it; the follow-up SIGKILL finds the monitor leaving."""
+    for _ in range(3):
+        assert sandbox.docker("run", "-d", "--name", "killstop", "--stop-signal", "SIGKILL",
+                              "busybox", "sleep", "100").returncode == 0
+        res = sandbox.docker("stop", "-t", "0", "killstop")
+        assert (res.returncode, res.stdout) == (0, "killstop\n"), res.stderr
+        assert sandbox.docker("rm", "killstop").returncode == 0

@@ -124,8 +124,15 @@ async def connect(sock_path: str, request: dict) -> tuple[asyncio.StreamReader, 
 
 
 async def request(sock_path: str, req: dict) -> dict:
-    reader, writer = await connect(sock_path, req)
+    """One request/reply; a monitor that hangs up on us (its container just exited and
+    it is finishing) is MonitorGone, as one that is no longer there."""
+    try:
+        reader, writer = await connect(sock_path, req)
+    except (ConnectionResetError, BrokenPipeError) as e:
+        raise MonitorGone(sock_path) from e
     try:
         return await _read_reply(reader)
+    except (ConnectionResetError, BrokenPipeError) as e:
+        raise MonitorGone(sock_path) from e
     finally:
         writer.close()
