@@ -1,19 +1,19 @@
-"""Idmapped bind mounts (Linux 5.12+) of image layers for remapped containers.
+"""Idmapped bind mounts (Linux 5.12+) for remapped containers' image layers.
 
 Image layers stay on disk with the container's own ids (root is 0), shared by
-every container. A remapped container sees each of its layers through an
-idmapped bind mount made with the new mount API: open_tree(OPEN_TREE_CLONE)
-detaches a copy of the layer directory's mount, mount_setattr(MOUNT_ATTR_IDMAP)
-gives it a user namespace whose maps are the container's, and move_mount()
-attaches it under the container's snapshot directory. Overlay stacks those as
-lowerdirs (an idmapped overlay itself is refused by the kernel, and an overlay
-whose upper dir is idmapped comes up read-only), so the upper dir stays a
-plain directory that holds the container's files with their host (shifted) ids.
+every container. The snapshotter bind-mounts the whole layers directory once
+per mapping, idmapped and read-only (overlay/idmapped/<key>): open_tree
+(OPEN_TREE_CLONE) detaches a copy of the directory's mount, mount_setattr
+(MOUNT_ATTR_IDMAP) gives it a user namespace holding the mapping, move_mount
+attaches it. A remapped container's overlay takes its lowerdirs from there (an
+idmapped overlay itself is refused by the kernel, and an overlay whose upper dir
+is idmapped comes up read-only), so its upper dir stays a plain directory that
+holds the container's files with their host (shifted) ids, and a start costs no
+mount per layer.
 
 The user namespace for the maps comes from a short-lived forked child that
 unshares one; the daemon writes its maps, opens /proc/PID/ns/user and lets the
-child go. The fd keeps the namespace alive; one is kept per mapping for the
-daemon's lifetime, so a start pays for it once.
+child go. The fd keeps the namespace alive; one is kept per mapping.
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ so that a long lowerdir chain stays within the kernel's one-page mount data.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
+import threading
 from typing import TYPE_CHECKING
 
 from berth.snapshots import mount as m
@@ -19,7 +21,7 @@ from berth.snapshots.remove import remove_tree
 if TYPE_CHECKING:
     from berth.runtime.userns import IdMapping
 
-MS_BIND = 4096
+MOUNT_DATA_MAX = 4095  # mount(2) takes its data in one page
 IDMAP_FILE = "idmap.json"  # in a remapped container's snapshot dir: its id mapping
 
 
@@ -29,6 +31,8 @@ class OverlaySnapshotter:
         self.layers_dir = os.path.join(root, "layers")
         self.containers_dir = os.path.join(root, "containers")
         self.staging_dir = os.path.join(root, "staging")
+        self._idmapped: set[str] = set()  # keys of the idmapped layer views mounted (--userns-remap)
+        self._idmapped_lock = threading.Lock()
         for d in (self.layers_dir, self.containers_dir, self.staging_dir):
             os.makedirs(d, exist_ok=True)
 
@@ -101,64 +105,48 @@ class OverlaySnapshotter:
 
     def mount(self, cid: str, lower_cache_ids: list[str], idmap: IdMapping | None = None) -> str:
         """Mount the container's rootfs; lower_cache_ids go top-most first. A remapped
-        container's layers are seen through idmapped mounts (idmap/<n> in its dir)."""
+        container's layers are seen through the idmapped view of the layers directory."""
         base = self.container_dir(cid)
         merged = os.path.join(base, "merged")
         if m.is_mounted(merged):
             return merged
         if idmap is None:
             idmap = self.idmap(cid)
-        lowers = [self.layer_diff(c) for c in lower_cache_ids]
+        layers = self.layers_dir if idmap is None else self.idmapped_layers(idmap)
+        lowers = [os.path.join(layers, c, "diff") for c in lower_cache_ids]
         if not lowers:
             empty = os.path.join(base, "empty")
             os.makedirs(empty, exist_ok=True)
             lowers = [empty]
-        if idmap is not None:
-            lowers = self._idmapped_lowers(cid, lowers, idmap)
         data = f"lowerdir={':'.join(lowers)},upperdir={base}/upper,workdir={base}/work"
-        try:
-            if idmap is not None and len(data) > 4095:
-                from berth.snapshots.idmap import mount_overlay_layers
+        if idmap is not None and len(data) > MOUNT_DATA_MAX:
+            from berth.snapshots.idmap import mount_overlay_layers
 
-                mount_overlay_layers(lowers, f"{base}/upper", f"{base}/work", merged)
-            else:
-                m.mount("overlay", merged, "overlay", 0, data)
-        except BaseException:
-            if idmap is not None:
-                self._unmount_idmaps(cid)
-            raise
+            mount_overlay_layers(lowers, f"{base}/upper", f"{base}/work", merged)
+        else:
+            m.mount("overlay", merged, "overlay", 0, data)
         return merged
 
-    def _idmapped_lowers(self, cid: str, lowers: list[str], idmap: IdMapping) -> list[str]:
-        from berth.snapshots.idmap import bind_idmapped
-
-        self._unmount_idmaps(cid)  # left by a crash between mount and unmount
-        top = os.path.join(self.container_dir(cid), "idmap")
-        os.makedirs(top, exist_ok=True)
-        out = []
-        try:
-            # The layers go under one bind mount of `top`, so one lazy unmount of it detaches
-            # them all (one RCU grace period instead of one per layer).
-            m.mount(top, top, "", MS_BIND)
-            for n, lower in enumerate(lowers):
-                point = os.path.join(top, str(n))
+    def idmapped_layers(self, idmap: IdMapping) -> str:
+        """The layers directory seen through one read-only idmapped bind mount per
+        mapping (idmapped/<key>), made on first use and kept: every remapped
+        container stacks its lowers from there, so a start adds no mount per layer.
+        A view left mounted by a previous daemon is reused."""
+        key = hashlib.sha256("".join(idmap.proc_maps()).encode()).hexdigest()[:12]
+        point = os.path.join(self.root, "idmapped", key)
+        with self._idmapped_lock:
+            if key not in self._idmapped:
                 os.makedirs(point, exist_ok=True)
-                bind_idmapped(lower, point, idmap)
-                out.append(point)
-        except BaseException:
-            self._unmount_idmaps(cid)
-            raise
-        return out
+                if not m.is_mounted(point):
+                    from berth.snapshots.idmap import bind_idmapped
 
-    def _unmount_idmaps(self, cid: str) -> None:
-        top = os.path.join(self.container_dir(cid), "idmap")
-        if os.path.isdir(top):
-            m.unmount(top, lazy=True)  # takes the idmapped layers below it along (not a mount: no-op)
+                    bind_idmapped(self.layers_dir, point, idmap)
+                self._idmapped.add(key)
+        return point
 
     def unmount(self, cid: str) -> None:
         for point in m.mounts_under(self.merged_dir(cid)):
             m.unmount(point, lazy=True)
-        self._unmount_idmaps(cid)
 
     def remove(self, cid: str) -> None:
         self.unmount(cid)
