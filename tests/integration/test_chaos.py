@@ -135,3 +135,30 @@ def test_a_container_frozen_by_a_cut_commit_is_thawed_at_start(fresh_sandbox):
     assert sb.docker("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "paused"
     assert _check(sb).returncode == 0
     assert sb.docker("unpause", cid).returncode == 0
+
+
+def test_a_start_cut_before_it_was_recorded_leaves_nothing_running(fresh_sandbox):
+    """The daemon died after the monitor started the container but before the row said
+    "running" (the start was never acknowledged): at start the container is deleted with
+    the runtime and its monitor ends, so nothing runs behind the daemon's back."""
+    import sqlite3
+    import time
+
+    sb = fresh_sandbox
+    cid = sb.docker("run", "-d", "busybox", "sleep", "600").stdout.strip()
+    sb.kill_daemon(signal.SIGKILL)
+    db = sqlite3.connect(os.path.join(sb.data_root, "berth.db"))
+    state = json.loads(db.execute("SELECT state FROM containers WHERE id=?", (cid,)).fetchone()[0])
+    state.update({"Status": "created", "Running": False, "Pid": 0})
+    db.execute("UPDATE containers SET state=? WHERE id=?", (json.dumps(state), cid))
+    db.commit()
+    db.close()
+    sb.start_daemon()
+    assert "of a start that was cut short (repaired" in sb.log_text()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _check(sb).returncode != 0:
+        time.sleep(0.2)
+    assert _check(sb).returncode == 0, _check(sb).stdout
+    assert sb.docker("start", cid).returncode == 0
+    assert sb.docker("inspect", "-f", "{{.State.Running}}", cid).stdout.strip() == "true"
+    assert sb.docker("rm", "-f", cid).returncode == 0

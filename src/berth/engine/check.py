@@ -228,6 +228,7 @@ class Checker:
         checked["containers"] = len(self.rows)
         self._containers(out)
         self._mounts(out, checked)
+        self.monitor_map, self.zygotes = monitor_processes(self.exec_root)
         self._cgroups(out, checked)
         self._monitors(out, checked)
         self._runtime_state(out)
@@ -369,6 +370,8 @@ class Checker:
                                        fix=lambda p=path: shutil.rmtree(p, ignore_errors=True)))
                     continue
                 procs = cgroup_procs(path)
+                if procs and self.startup and cid in self.monitor_map:
+                    continue  # its monitor's finding deletes the container, and the cgroup with it
                 if procs:
                     out.append(Finding("cgroup", path, f"cgroup of a container that is not running holds "
                                        f"processes {procs[:5]}"))
@@ -379,14 +382,20 @@ class Checker:
 
     # ------------------------------------------------------------------ monitors
     def _monitors(self, out: list[Finding], checked: dict[str, int]) -> None:
-        monitors, zygotes = monitor_processes(self.exec_root)
+        monitors, zygotes = self.monitor_map, self.zygotes
         checked["monitors"] = sum(len(p) for p in monitors.values())
         for cid, pids in monitors.items():
             if cid in self.allowed:
                 continue
-            if cid in self.rows:
+            if cid in self.rows and not self.startup:
                 out.append(Finding("monitor", cid, f"monitor process {pids} alive for a container the daemon "
                                    "thinks stopped"))
+            elif cid in self.rows:
+                # At start: a start the daemon died in before it recorded "running" (never
+                # acknowledged). reconcile() has taken it as stopped: make it so.
+                out.append(Finding("monitor", cid, f"monitor process {pids} of a start that was cut short",
+                                   "delete its container with the runtime and kill the monitor",
+                                   fix=lambda cid=cid, pids=pids: self._kill_monitor(cid, pids)))
             else:
                 out.append(Finding("monitor", cid, f"monitor process {pids} of no container",
                                    "delete its container with the runtime and kill the monitor",
