@@ -140,6 +140,9 @@ class _Writer(threading.Thread):
                     self.cond.notify_all()
 
 
+MAX_DEPTH = 256
+
+
 def _stashed(name: str) -> bool:
     """Files kept in memory as well: what the daemon reads before the disk is written."""
     base = name.rsplit("/", 1)[-1].lower()
@@ -253,6 +256,11 @@ class BuildContext:
             raise InvalidParameter(f'invalid build context entry "{info.name}": path is outside of the context')
         if not parts:
             return  # "./" itself
+        if len(parts) > MAX_DEPTH:
+            # The builder walks contexts with Python's recursive os.walk/rmtree; a hostile
+            # context nesting thousands of directories gets a clear error, not a crash.
+            raise InvalidParameter(f'invalid build context entry "{info.name[:200]}...": {len(parts)} directory '
+                                   f"levels; build contexts may nest at most {MAX_DEPTH}")
         rel = "/".join(parts)
         parent = self._dir(dirs, parts[:-1], info.name)
         name = parts[-1]
