@@ -9,7 +9,7 @@ paired differences.
 
 1. API cycle create/start/wait/remove of `busybox true`.
 2. `docker run --rm busybox true` through the docker CLI.
-3. The API cycle with a 46-layer image (one idmapped mount per layer).
+3. The API cycle with a 46-layer image.
 
     python3 bench/userns_bench.py [--runs 40]
 """
@@ -65,7 +65,7 @@ def _cli_run(sb: Sandbox, userns: str) -> float:
 
 
 def _many_layers(sb: Sandbox) -> None:
-    """busybox + 45 COPY layers: 46 idmapped mounts per start (and lowerdir+ mounting)."""
+    """busybox + 45 COPY layers: 46 lowerdirs from the idmapped layers view."""
     ctx = os.path.join(sb.dir, "many")
     os.makedirs(ctx)
     with open(os.path.join(ctx, "a"), "w") as f:
