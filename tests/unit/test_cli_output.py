@@ -284,6 +284,9 @@ def test_prune_prompt_and_decline(daemon, capsys, monkeypatch):
     assert status == 0
     assert out == "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
     assert not daemon.calls("POST", "prune")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("yes\n"))  # docker 28's prompt takes only y/Y
+    assert berth(daemon, capsys, "container", "prune")[0] == 0
+    assert not daemon.calls("POST", "prune")
     monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
     status, out, _ = berth(daemon, capsys, "container", "prune", "--filter", "until=10m")
     assert out.startswith("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? "

@@ -263,7 +263,8 @@ def report_run_error(cli: Cli, name: str, message: str) -> None:
 
 
 def confirm(cli: Cli, message: str) -> bool:
-    """docker's prompt: "<message> [y/N] " read from stdin; only y/Y continues."""
+    """docker 28's prompt.Confirm: "<message> [y/N] " read from stdin; only "y" or "Y"
+    (surrounding blanks ignored) continues, "yes" cancels as it does in docker."""
     cli.out.write(f"{message} [y/N] ")
     cli.out.flush()
     stream = cli.stdin
@@ -273,7 +274,7 @@ def confirm(cli: Cli, message: str) -> bool:
         return False
     if isinstance(line, bytes):
         line = line.decode(errors="replace")
-    return line.strip().lower() in ("y", "yes")
+    return line.strip() in ("y", "Y")
 
 
 FORMAT_USAGE = (

@@ -137,9 +137,11 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
     }),
     "system": ("Manage Berth", {
         "check": ("cmd_check", "check_command", "Check the daemon's state against the host and repair leftovers"),
+        "df": ("cmd_sysdf", "df_command", "Show berth disk usage"),
         "dial-stdio": ("cmd_dialstdio", "dial_stdio_command", "Proxy the stdio stream to the daemon connection. Should not be invoked manually."),
         "events": _C["events"],
         "info": _C["info"],
+        "prune": ("cmd_sysdf", "prune_command", "Remove unused data"),
     }),
 }
 
@@ -161,7 +163,11 @@ SUB_ALIASES = {
 # Commands that work but are left out of help, as docker hides them.
 HIDDEN = {("system", "dial-stdio")}
 
-COMMON = ("run", "exec", "ps", "images", "version", "info")
+# docker 28's root help order ("search" is docker's and Berth has none).
+COMMON = ("run", "exec", "ps", "build", "pull", "push", "images", "login", "logout", "version", "info")
+
+# Top-level commands that docker's root help lists under "Management Commands" (its compose plugin).
+MANAGEMENT_LISTED = ("compose",)
 
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
 
@@ -188,8 +194,8 @@ def _listing(entries: list[tuple[str, str]]) -> str:
 
 def root_help(fs: FlagSet) -> str:
     common = [(n, _C[n][2]) for n in COMMON]
-    mgmt = [(n, MANAGEMENT[n][0]) for n in sorted(MANAGEMENT)]
-    others = [(n, _C[n][2]) for n in sorted(_C) if n not in COMMON]
+    mgmt = sorted([(n, MANAGEMENT[n][0]) for n in MANAGEMENT] + [(n, _C[n][2]) for n in MANAGEMENT_LISTED])
+    others = [(n, _C[n][2]) for n in sorted(_C) if n not in COMMON and n not in MANAGEMENT_LISTED]
     return (
         f"Usage:  {PROG} [OPTIONS] COMMAND\n\n"
         "A self-sufficient runtime for containers\n\n"
