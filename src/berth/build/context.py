@@ -30,7 +30,7 @@ from typing import BinaryIO, Callable
 from isal import igzip
 
 from berth.errors import InvalidParameter
-from berth.images.layer_tar import clean_parts
+from berth.images.layer_tar import PrefixedReader, clean_parts
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -51,31 +51,6 @@ class Entry:
     digest: str = ""   # sha256 hex of a file's content
 
 
-class _Reader:
-    """A file object over a raw stream, with the first bytes peeked back."""
-
-    def __init__(self, prefix: bytes, raw: BinaryIO) -> None:
-        self.prefix = prefix
-        self.raw = raw
-
-    def read(self, n: int = -1) -> bytes:
-        if self.prefix:
-            if n is None or n < 0:
-                out, self.prefix = self.prefix + self.raw.read(), b""
-                return out
-            out, self.prefix = self.prefix[:n], self.prefix[n:]
-            return out
-        return self.raw.read(n)
-
-    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        return True
-
-
 def decompressed(raw: BinaryIO) -> BinaryIO:
     """The context stream, decompressed as its magic bytes say (docker accepts all four)."""
     magic = b""
@@ -84,7 +59,7 @@ def decompressed(raw: BinaryIO) -> BinaryIO:
         if not chunk:
             break
         magic += chunk
-    src = _Reader(magic, raw)
+    src = PrefixedReader(magic, raw)
     if magic.startswith(b"\x1f\x8b"):
         return igzip.IGzipFile(fileobj=src, mode="rb")  # type: ignore[arg-type,return-value]
     if magic.startswith(b"BZh"):

@@ -72,7 +72,7 @@ class _StreamError(Exception):
 # input: decompression and hashing
 
 
-class _Prefixed:
+class PrefixedReader:
     """A reader that replays the magic bytes we peeked before the rest."""
 
     def __init__(self, prefix: bytes, raw: BinaryIO) -> None:
@@ -113,7 +113,7 @@ def _read_exactly(raw: BinaryIO, n: int) -> bytes:
 def _decompressed(raw: BinaryIO) -> tuple[object, str]:
     """Wrap `raw` in the decompressor its magic bytes call for."""
     magic = _read_exactly(raw, 6)
-    src = _Prefixed(magic, raw)
+    src = PrefixedReader(magic, raw)
     if magic.startswith(b"\x1f\x8b"):
         return igzip.IGzipFile(fileobj=src, mode="rb"), "gzip"  # type: ignore[arg-type]
     if magic.startswith(b"\x28\xb5\x2f\xfd"):
@@ -136,7 +136,7 @@ class _ZstdReader:
 
     _IN_CHUNK = 8192
 
-    def __init__(self, src: _Prefixed) -> None:
+    def __init__(self, src: PrefixedReader) -> None:
         self._src = src
         self._dctx = zstandard.ZstdDecompressor()
         self._obj = self._dctx.decompressobj()
