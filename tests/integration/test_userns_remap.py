@@ -262,6 +262,15 @@ def test_daemon_refuses_a_mapping_it_cannot_build(remapped, spec, message):
     assert message in res.stderr
 
 
+def test_daemon_refuses_a_data_root_the_remapped_root_cannot_reach(remapped):
+    closed = os.path.join(remapped.dir, "closed")
+    os.makedirs(closed, mode=0o700, exist_ok=True)
+    os.chmod(closed, 0o700)
+    res = _berthd(remapped, "--userns-remap", "default", "--data-root", os.path.join(closed, "data"))
+    assert res.returncode == 1
+    assert f"{closed} is not searchable by others (chmod o+x {closed})" in res.stderr
+
+
 def test_daemon_json_userns_remap_key_is_read(remapped):
     path = os.path.join(remapped.dir, "remap.json")
     with open(path, "w") as f:
