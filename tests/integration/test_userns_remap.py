@@ -76,7 +76,7 @@ def test_default_user_and_ranges_are_made_in_the_sandbox_etc_only(remapped):
         assert any(line.startswith("berthremap:") for line in f)
     start = _start(remapped)
     with open(os.path.join(remapped.etc, "subgid")) as f:
-        assert f"berthremap:" in f.read()
+        assert "berthremap:" in f.read()
     assert start >= 100000
     assert b"berthremap" not in remapped.host_etc_before["passwd"]
     assert _host_etc() == remapped.host_etc_before
@@ -138,14 +138,14 @@ def test_commit_export_and_cp_out_carry_the_container_ids(remapped):
     with tarfile.open(fileobj=io.BytesIO(_export(remapped, "writer"))) as tf:
         owners = {m.name.rstrip("/"): (m.uid, m.gid) for m in tf.getmembers()}
     assert owners["new"] == (0, 0) and owners["d"] == (1000, 1000) and owners["bin/busybox"] == (0, 0)
-    res = subprocess.run(["docker", "cp", "writer:/d", "-"], capture_output=True, env=remapped.env())
+    res = subprocess.run(["docker", "cp", "writer:/d", "-"], check=False, capture_output=True, env=remapped.env())
     assert res.returncode == 0, res.stderr
     with tarfile.open(fileobj=io.BytesIO(res.stdout)) as tf:
         assert [(m.name, m.uid, m.gid) for m in tf.getmembers()] == [("d", 1000, 1000)]
 
 
 def _export(sb: Sandbox, name: str) -> bytes:
-    res = subprocess.run(["docker", "export", name], capture_output=True, env=sb.env())
+    res = subprocess.run(["docker", "export", name], check=False, capture_output=True, env=sb.env())
     assert res.returncode == 0, res.stderr
     return res.stdout
 
@@ -163,7 +163,7 @@ def _tar(entries: list[tuple[str, int]]) -> bytes:
 def test_cp_in_shifts_ids_up_and_refuses_ids_past_the_range(remapped):
     start = _start(remapped)
     res = subprocess.run(["docker", "cp", "-", "writer:/tmp"], input=_tar([("a0", 0), ("a1000", 1000), ("implicit/dir/f", 5)]),
-                         capture_output=True, env=remapped.env())
+                         check=False, capture_output=True, env=remapped.env())
     assert res.returncode == 0, res.stderr
     upper = _ok(remapped.docker("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "writer")).strip()
     assert [(os.stat(os.path.join(upper, "tmp", n)).st_uid) for n in ("a0", "a1000")] == [start, start + 1000]
@@ -171,11 +171,11 @@ def test_cp_in_shifts_ids_up_and_refuses_ids_past_the_range(remapped):
     assert [os.stat(os.path.join(upper, "tmp", *p)).st_uid for p in (["implicit"], ["implicit", "dir"],
                                                                      ["implicit", "dir", "f"])] == [start, start, start + 5]
     res = subprocess.run(["docker", "cp", "-", "writer:/tmp"], input=_tar([("big", 70000)]),
-                         capture_output=True, env=remapped.env())
+                         check=False, capture_output=True, env=remapped.env())
     assert res.returncode != 0
     assert b"Container ID 70000 cannot be mapped to a host ID" in res.stderr
     assert not os.path.exists(os.path.join(upper, "tmp", "big"))
-    res = subprocess.run(["docker", "cp", "writer:/tmp/a1000", "-"], capture_output=True, env=remapped.env())
+    res = subprocess.run(["docker", "cp", "writer:/tmp/a1000", "-"], check=False, capture_output=True, env=remapped.env())
     with tarfile.open(fileobj=io.BytesIO(res.stdout)) as tf:
         assert [(m.uid, m.gid) for m in tf.getmembers()] == [(1000, 1000)]
 
@@ -188,7 +188,7 @@ def test_an_image_with_many_layers_runs_remapped(remapped, tmp_path):
     (tmp_path / "a").write_text("x\n")
     lines = ["FROM busybox"] + [f"COPY a /a{i}" for i in range(69)]
     (tmp_path / "Dockerfile").write_text("\n".join(lines) + "\n")
-    res = subprocess.run(["docker", "build", "-q", "-t", "manylayers", str(tmp_path)], capture_output=True,
+    res = subprocess.run(["docker", "build", "-q", "-t", "manylayers", str(tmp_path)], check=False, capture_output=True,
                          text=True, env=dict(remapped.env(), DOCKER_BUILDKIT="0"))
     assert res.returncode == 0, res.stderr
     out = _ok(remapped.docker("run", "--rm", "manylayers", "sh", "-c", "stat -c %u /a0 /a68; cat /proc/self/uid_map"))
@@ -216,8 +216,8 @@ def test_userns_host_runs_without_the_mapping(remapped):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--privileged"], "privileged mode is incompatible with user namespaces.  You must run the container "
-                       "in the host namespace when running privileged mode"),
+    (["--privileged"], ("privileged mode is incompatible with user namespaces.  You must run the container "
+                       "in the host namespace when running privileged mode")),
     (["--network", "host"], "cannot share the host's network namespace when user namespaces are enabled"),
     (["--pid", "host"], "cannot share the host PID namespace when user namespaces are enabled"),
 ])
@@ -247,7 +247,7 @@ def _berthd(sb: Sandbox, *args: str) -> subprocess.CompletedProcess:
             "--exec-root", f"{d}/run", "--pidfile", f"{d}/pid", *args]
     if "--config-file" not in args:
         argv += ["--config-file", sb.config_file]
-    return subprocess.run(sb.nsenter_argv(argv), capture_output=True, text=True, timeout=30,
+    return subprocess.run(sb.nsenter_argv(argv), check=False, capture_output=True, text=True, timeout=30,
                           env=dict(os.environ, PYTHONPATH=SRC))
 
 

@@ -102,8 +102,8 @@ def test_spec_gets_a_user_namespace_and_mappings_that_validate(tmp_path):
     (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     (root / "etc/group").write_text("root:x:0:\n")
     m = IdMapping((IdRange(0, 100000, 65536),), (IdRange(0, 100000, 65536),))
-    base = dict(container_id="0123456789abcdef0123", rootfs=str(root), args=["/bin/true"], config={},
-                host_config={}, netns="/run/berth/netns/x")
+    base = {"container_id": "0123456789abcdef0123", "rootfs": str(root), "args": ["/bin/true"], "config": {},
+                "host_config": {}, "netns": "/run/berth/netns/x"}
     spec = build_spec(SpecRequest(**base, idmap=m))
     kinds = [ns["type"] for ns in spec["linux"]["namespaces"]]
     assert "user" in kinds and {"type": "network", "path": "/run/berth/netns/x"} in spec["linux"]["namespaces"]

@@ -236,7 +236,7 @@ def ensure_default_user(subuid: str = SUBUID, subgid: str = SUBGID) -> None:
         pwd.getpwnam(DEFAULT_USER)
     except KeyError:
         res = subprocess.run(["useradd", "--system", "--shell", "/bin/false", "--no-create-home",
-                              "--user-group", DEFAULT_USER], capture_output=True, text=True)
+                              "--user-group", DEFAULT_USER], check=False, capture_output=True, text=True)
         if res.returncode not in (0, 9):  # 9: created meanwhile
             raise RemapError(f"cannot create the user {DEFAULT_USER} for --userns-remap=default: "
                              f"useradd: {res.stderr.strip() or 'exit status ' + str(res.returncode)}")
