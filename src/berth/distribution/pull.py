@@ -19,7 +19,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -173,9 +173,9 @@ class _TeeReader:
                 offset += len(data)
                 self.sha.update(data)
                 self.total += len(data)
-                out = self._inflate(data)
-                if out and not self._put(out):
-                    return
+                for out in self._inflate(data):
+                    if not self._put(out):
+                        return
             self.part.seek(self.have)
             while not self._stop:
                 if self.cancel is not None and self.cancel.is_set():
@@ -192,15 +192,17 @@ class _TeeReader:
                 if not data:
                     if self.total < self.expected:
                         self.error = Unavailable("failed to download layer: unexpected EOF")
+                    elif self._gz is not None and not self._gz.eof and self.total:
+                        self.inflate_error = InvalidParameter("failed to read gzip layer: unexpected end of stream")
                     return
                 self.part.write(data)
                 self.sha.update(data)
                 self.total += len(data)
                 self.net_bytes += len(data)
                 self.meter.add(len(data))
-                out = self._inflate(data)
-                if out and not self._put(out):
-                    return
+                for out in self._inflate(data):
+                    if not self._put(out):
+                        return
             if self._gz is not None and not self._gz.eof and self.total:
                 self.inflate_error = InvalidParameter("failed to read gzip layer: unexpected end of stream")
         finally:
@@ -210,34 +212,42 @@ class _TeeReader:
                 if not self._stop:
                     self._q.put(None)
 
-    def _inflate(self, data: bytes) -> bytes:
-        """gzip is inflated on this thread (isal), so the applier only parses and writes."""
+    def _inflate(self, data: bytes) -> Iterator[bytes]:
+        """gzip is inflated on this thread (isal), so the applier only parses and writes.
+        At most CHUNK bytes come out per step: 1 MB of a decompression bomb inflates to
+        1 GB, which must flow through the bounded queue, never be held at once."""
         if self._mode is None:
             self._magic += data[:2 - len(self._magic)]
             if len(self._magic) < 2:
                 self._pending += data
-                return b""
+                return
             self._mode = "gzip" if self._magic == b"\x1f\x8b" else "raw"
             data, self._pending = self._pending + data, b""
             if self._mode == "gzip":
                 self._gz = isal_zlib.decompressobj(31)
         if self._mode == "failed":
-            return b""
+            return
         if self._gz is None:
-            return data
-        out = []
+            if data:
+                yield data
+            return
         try:
-            while data:
-                if self._gz.eof:  # a multi-member gzip stream
-                    self._gz = isal_zlib.decompressobj(31)
-                out.append(self._gz.decompress(data))
-                data = self._gz.unused_data if self._gz.eof else b""
+            while True:
+                if self._gz.eof:
+                    data = self._gz.unused_data
+                    if not data:
+                        return
+                    self._gz = isal_zlib.decompressobj(31)  # a multi-member gzip stream
+                out = self._gz.decompress(data, CHUNK)
+                data = self._gz.unconsumed_tail
+                if out:
+                    yield out
+                if not data and not self._gz.eof and len(out) < CHUNK:
+                    return  # all input taken and nothing more pending: wait for the network
         except Exception as e:  # noqa: BLE001 - isal's error: a corrupt stream
             # keep hashing what follows: the digest check decides how this is reported
             self.inflate_error = InvalidParameter(f"failed to read gzip layer: {e}")
             self._mode, self._gz = "failed", None
-            return b""
-        return b"".join(out)
 
     def read(self, n: int = -1) -> bytes:
         if not self._buf:

@@ -1,0 +1,60 @@
+"""The pull's download side (_TeeReader) inflates gzip in bounded steps: a small
+compressed layer that inflates to far more (a decompression bomb) must flow through
+in chunks, never be held in memory at once (issue 10, hostile input)."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+
+import pytest
+from isal import igzip
+
+from berth.distribution.pull import CHUNK, _TeeReader
+
+
+class _Meter:
+    def add(self, n: int) -> None:
+        pass
+
+
+class _Resp:
+    def __init__(self, data: bytes) -> None:
+        self._b = io.BytesIO(data)
+
+    def read1(self, n: int) -> bytes:
+        return self._b.read1(n)
+
+
+def _drain(payload: bytes) -> tuple[bytes, int, _TeeReader]:
+    with tempfile.TemporaryFile() as part:
+        tee = _TeeReader(part, 0, _Resp(payload), _Meter(), len(payload))
+        out, biggest = bytearray(), 0
+        while True:
+            data = tee.read(1 << 26)
+            if not data:
+                break
+            biggest = max(biggest, len(data))
+            out += data
+        return bytes(out), biggest, tee
+
+
+RAW = b"\0" * (40 << 20) + b"tail"
+
+
+@pytest.mark.parametrize("payload", [
+    igzip.compress(RAW),
+    igzip.compress(RAW[:1000]) + igzip.compress(RAW[1000:]),  # multi-member
+    RAW,  # not compressed
+], ids=["gzip", "multi-member", "raw"])
+def test_inflated_in_bounded_chunks(payload):
+    out, biggest, tee = _drain(payload)
+    assert out == RAW
+    assert biggest <= CHUNK
+    assert tee.inflate_error is None
+
+
+def test_truncated_gzip_is_reported():
+    out, _biggest, tee = _drain(igzip.compress(RAW)[:-100])
+    assert tee.inflate_error is not None
+    assert "unexpected end of stream" in tee.inflate_error.message
