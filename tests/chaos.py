@@ -344,6 +344,11 @@ class Chaos:
             elif len(allowed) == 1 and now != ABSENT:
                 self.res.objects_checked += 1
             self.containers[name] = {now}
+        present = sorted(n for n, s in self.containers.items() if s != {ABSENT})
+        if present:
+            r = self.docker("inspect", "--format", "{{.Name}} {{.State.Status}} {{.GraphDriver.Name}}", *present)
+            if r.returncode != 0 or len(r.stdout.splitlines()) != len(present):
+                self.problem(f"containers not inspectable: {r.stderr.strip()[:300]}")
         for name, state in seen.items():
             # Not ours: a build's RUN container cut by a kill (docker leaves those too).
             self.log(f"extra container {name} ({state}): removing it")
