@@ -131,3 +131,25 @@ def test_prune_removes_and_reports_as_docker(sandbox, busybox_tar, state):
     # with nothing left, -f: no prompt, only the total
     _same(sandbox, ["system", "prune", "-f"])
     sandbox.import_busybox(busybox_tar)
+
+
+INSPECT_FORMATS = ["{{.Created}}", "{{.CreatedAt}}", "{{.IPAM}}", "{{.IPAM.Config}}", "{{.Labels}}", "{{.Options}}",
+                   "{{json .}}", "{{.Containers}}", "{{.UsageData}}", "{{.Nope}}", "{{.Name}} {{.Scope}} {{.Driver}}"]
+
+
+@pytest.fixture(scope="module")
+def inspected(sandbox):
+    tag = "insp"
+    _ok(sandbox.docker("network", "create", "--label", "a=b", "--subnet", "10.77.0.0/24", f"n{tag}"))
+    _ok(sandbox.docker("volume", "create", "--label", "a=b", f"v{tag}"))
+    return tag
+
+
+@pytest.mark.parametrize("fmt", INSPECT_FORMATS)
+def test_generic_inspect_of_networks_and_volumes_is_dockers(sandbox, inspected, fmt):
+    """`inspect` (no --type) decodes networks and volumes into docker's Go types, as
+    `network inspect` / `volume inspect` do (e.g. .Created prints as a Go time)."""
+    tag = inspected
+    for names in ([f"n{tag}"], [f"v{tag}"], ["bridge"], [f"v{tag}", f"n{tag}", "nope-x"]):
+        _same(sandbox, ["inspect", "-f", fmt, *names])
+        _same(sandbox, ["inspect", "--type", "network" if names[0][0] != "v" else "volume", "-f", fmt, names[0]])

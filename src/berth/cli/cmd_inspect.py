@@ -85,6 +85,10 @@ def _typed_view(kind: str | None) -> Any:
         from .cmd_volume import typed_view  # docker's volume.Volume
 
         return typed_view
+    if kind == "network":
+        from .cmd_network import typed_network  # docker's network.Inspect
+
+        return typed_network
     if kind not in ("container", "image"):
         return None
     from . import apitypes
