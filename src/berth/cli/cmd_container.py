@@ -1,5 +1,5 @@
 """Container lifecycle commands: start, stop, kill, restart, pause, unpause, rm,
-wait, rename, top, port, and `container prune`.
+wait, rename, top and `container prune` (`port` lives in cmd_network.py).
 
 Commands that take several containers act on each in turn, print each name
 that succeeded, print every failure to stderr and exit 1 if any failed, as
@@ -311,41 +311,6 @@ def _top(cli: Cli, v: Values, args: list[str]) -> int:
 def top_command() -> Command:
     return Command("top", "CONTAINER [ps OPTIONS]", "Display the running processes of a container",
                    _top, None, ("min", 1), interspersed=False, aliases="container top, top")
-
-
-# --- port ---------------------------------------------------------------------------------------
-
-
-def _join_host_port(host: str, port: str) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _port(cli: Cli, v: Values, args: list[str]) -> int:
-    info = cli.client().get(f"/containers/{args[0]}/json")
-    ports = ((info.get("NetworkSettings") or {}).get("Ports")) or {}
-    if len(args) > 1:
-        wanted = args[1]
-        port, _, proto = wanted.partition("/")
-        key = f"{port}/{proto or 'tcp'}"
-        bindings = ports.get(key)
-        if bindings:
-            for b in bindings:
-                cli.out.write(_join_host_port(b.get("HostIp", ""), b.get("HostPort", "")) + "\n")
-            return 0
-        raise CliError(f"Error: No public port '{wanted}' published for {args[0]}")
-    out = []
-    for key in sorted(ports):
-        for b in ports[key] or []:
-            out.append(f"{key} -> {_join_host_port(b.get('HostIp', ''), b.get('HostPort', ''))}")
-    if out:
-        cli.out.write("\n".join(out) + "\n")
-    return 0
-
-
-def port_command() -> Command:
-    return Command("port", "CONTAINER [PRIVATE_PORT[/PROTO]]",
-                   "List port mappings or a specific mapping for the container",
-                   _port, None, ("range", 1, 2), aliases="container port, port")
 
 
 # --- container prune -------------------------------------------------------------------------
