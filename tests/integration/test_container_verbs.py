@@ -678,3 +678,24 @@ def test_stop_with_zero_timeout_and_sigkill_stop_signal(sandbox):
         res = sandbox.docker("stop", "-t", "0", "killstop")
         assert (res.returncode, res.stdout) == (0, "killstop\n"), res.stderr
         assert sandbox.docker("rm", "killstop").returncode == 0
+
+
+def test_pid_and_ipc_namespaces_of_another_container(sandbox):
+    assert sandbox.docker("run", "-d", "--name", "donor", "--ipc", "shareable", "busybox", "sleep", "100").returncode == 0
+    assert sandbox.docker("run", "-d", "--name", "private-ipc", "busybox", "sleep", "100").returncode == 0
+    try:
+        res = sandbox.docker("run", "--rm", "--pid", "container:donor", "busybox", "ps", "-o", "comm")
+        assert res.returncode == 0, res.stderr
+        assert "sleep" in res.stdout.split()
+        donor_ipc = sandbox.docker("exec", "donor", "readlink", "/proc/self/ns/ipc").stdout
+        res = sandbox.docker("run", "--rm", "--ipc", "container:donor", "busybox", "readlink", "/proc/self/ns/ipc")
+        assert (res.returncode, res.stdout) == (0, donor_ipc), res.stderr
+        res = sandbox.docker("run", "--rm", "--ipc", "container:private-ipc", "busybox", "true")
+        assert res.returncode == 125
+        assert "non-shareable IPC (hint: use IpcMode:shareable for the donor container)" in res.stderr
+        sandbox.docker("stop", "-t", "0", "private-ipc")
+        res = sandbox.docker("run", "--rm", "--pid", "container:private-ipc", "busybox", "true")
+        assert res.returncode == 125
+        assert "cannot join PID of a non running container" in res.stderr
+    finally:
+        sandbox.docker("rm", "-f", "donor", "private-ipc")

@@ -298,6 +298,7 @@ class ContainerService:
             init_binary=self.cfg.init_binary,
             seccomp_profile=None,
             idmap=idmap,
+            join_namespaces=self._joined_namespaces(c),
         ))
         self.mounts.adjust_spec(c, spec)  # rootfs propagation for shared/slave binds (engine/mounts.py)
         with open(os.path.join(run_dir, "config.json"), "w") as f:
@@ -350,6 +351,21 @@ class ContainerService:
         for hook in self.on_started:
             hook(c)
         self.events.publish("container", "start", c.id, self._attrs(c))
+
+    def _joined_namespaces(self, c: Container) -> dict[str, str]:
+        """--pid/--ipc container:<x>: the donor's namespaces, as docker checks them."""
+        joined: dict[str, str] = {}
+        for kind, key in (("pid", "PidMode"), ("ipc", "IpcMode")):
+            mode = c.host_config.get(key) or ""
+            if not mode.startswith("container:"):
+                continue
+            donor = self.get(mode.partition(":")[2])
+            if not donor.running:
+                raise Conflict(f"cannot join {kind.upper()} of a non running container: {donor.id}")
+            if kind == "ipc" and (donor.host_config.get("IpcMode") or "private") not in ("shareable", "host"):
+                raise InvalidParameter("non-shareable IPC (hint: use IpcMode:shareable for the donor container)")
+            joined[kind] = f"/proc/{donor.state['Pid']}/ns/{kind}"
+        return joined
 
     def _oom_file(self, cid: str) -> str | None:
         """Where the monitor reads the container's OOM-kill count at exit (State.OOMKilled)."""
