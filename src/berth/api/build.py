@@ -386,7 +386,7 @@ async def prune(request: web.Request) -> web.Response:
         if image_id in keep or image_id not in images:
             continue
         try:
-            d.images.remove(image_id, False, d.containers.users_of_image)
+            d.images.remove(image_id, False, d.containers.users_of_image, prune=False)
         except BerthError as e:
             log.info("builder prune: keeping %s: %s", image_id[:19], e.message)
     reclaimed = max(0, before - d.images.layers_size())

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from berth.api.params import qbool, reply
 from berth.engine.filters import label_matches, parse_filters
-from berth.errors import InvalidParameter, NotImplementedFeature
+from berth.errors import Conflict, ImageNotFound, InvalidParameter, NotImplementedFeature
 from berth.images import reference as refs
 from berth.images.store import Image
 
@@ -106,9 +106,12 @@ async def list_(request: web.Request) -> web.Response:
         _check_pattern(pattern)
     # Without ?all, intermediate images (untagged, with children: a legacy build's steps)
     # are hidden, as docker's are.
-    parents = set() if qbool(request, "all") else {i.parent for i in images if i.parent}
+    with_children = {i.parent for i in images if i.parent}
+    parents = set() if qbool(request, "all") else with_children
+    # dangling=true selects docker's "heads": an untagged image with children is not dangling.
+    heads_only = any(v.lower() in ("true", "1") for v in filters.get("dangling", []))
     for image in images:
-        if image.id in parents and not image.refs:
+        if image.id in (with_children if heads_only else parents) and not image.refs:
             continue
         if not _image_matches(image, filters, d):
             continue
@@ -199,12 +202,18 @@ async def tag(request: web.Request) -> web.Response:
 
 async def remove(request: web.Request) -> web.Response:
     d = daemon(request)
-    image_id = d.images.resolve(request.match_info["name"]).id
-    result = d.images.remove(request.match_info["name"], qbool(request, "force"), d.containers.users_of_image)
+    image = d.images.resolve(request.match_info["name"])
+    layers = set(d.images.layer_chain(image))
+    result = d.images.remove(request.match_info["name"], qbool(request, "force"), d.containers.users_of_image,
+                             prune=not qbool(request, "noprune"))
     for item in result:
         for action, value in item.items():
-            # docker's actor is the image id; the name attribute says which reference went
-            d.events.publish("image", "untag" if action == "Untagged" else "delete", image_id, {"name": value})
+            if action == "Deleted" and value in layers:
+                continue  # a layer that went with an image: no event of its own, as docker
+            # docker's actor is the image id (a pruned parent's own for its delete);
+            # the name attribute says which reference went
+            actor = value if action == "Deleted" else image.id
+            d.events.publish("image", "untag" if action == "Untagged" else "delete", actor, {"name": value})
     return reply(result)
 
 
@@ -221,14 +230,23 @@ async def prune(request: web.Request) -> web.Response:
     before = d.images.layers_size()
     used = {c.doc["Image"] for c in d.containers.containers.values()}
     for image in d.images.all():
-        if image.id in used or (dangling_only and image.refs):
+        tagged = [r for r in image.refs if not refs.parse(r).digest]
+        if image.id in used or (dangling_only and tagged):
+            continue
+        # docker: an untagged image with children is an intermediate image (a legacy
+        # build's step); it goes only with the image on top of it (parents are pruned).
+        if not image.refs and d.images.children(image.id):
             continue
         labels = (image.config.get("config") or {}).get("Labels") or {}
         if "label" in filters and not label_matches(labels, filters["label"]):
             continue
         if "label!" in filters and label_matches(labels, filters["label!"]):
             continue
-        deleted += d.images.remove(image.id, True, d.containers.users_of_image)
+        for name in image.refs or [image.id]:
+            try:
+                deleted += d.images.remove(name, False, d.containers.users_of_image)
+            except (Conflict, ImageNotFound):
+                continue  # gone with an earlier one, or kept (docker skips it the same way)
     # Only layers that are gone count: one shared with a kept image frees nothing.
     return reply({"ImagesDeleted": deleted or None, "SpaceReclaimed": before - d.images.layers_size()})
 

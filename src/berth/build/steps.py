@@ -4,10 +4,11 @@ the work (metadata, RUN, COPY/ADD, WORKDIR), the commit of the step's image."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 import re
 import shutil
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from berth.build import imageconfig as ic
 from berth.build.cache import step_key
@@ -103,14 +104,48 @@ class Step:
         self.st.image_id = image.id
         self.st.doc = ic_copy(image.config)
 
+    @contextlib.asynccontextmanager
+    async def step_container(self, cmd: list[str]) -> AsyncIterator[str | None]:
+        """docker's legacy builder commits every step but COPY/ADD from a container
+        it creates for it (a config-only step's is never started) and removes after
+        the step (dispatch's RemoveAll): ` ---> Running in <id>` and ` ---> Removed
+        intermediate container <id>` are in its output, and the container is in
+        `ps -a` meanwhile. Removal follows RUN's rules (rm, forcerm, cancelled).
+        A stage FROM scratch has no image to create one from: none is made."""
+        b, st = self.b, self.st
+        if not st.image_id:
+            yield None
+            return
+        cfg = st.config
+        body = {"Image": st.image_id, "Cmd": cmd, "Entrypoint": [], "Env": list(cfg.get("Env") or []),
+                "WorkingDir": cfg.get("WorkingDir") or "", "User": cfg.get("User") or "",
+                "Healthcheck": {"Test": ["NONE"]}, "Labels": {},
+                "HostConfig": {"NetworkMode": "none"}}  # never started: no network to set up
+        c, _warnings = b.daemon.containers.create(body, None)
+        b.live_containers.add(c.id)
+        ok = False
+        try:
+            await self.say(f" ---> Running in {c.id[:12]}\n")
+            yield c.id
+            ok = True
+        finally:
+            task = asyncio.current_task()
+            cancelled = not ok and task is not None and task.cancelling() > 0
+            if (ok and b.opts.rm) or (not ok and (b.opts.forcerm or cancelled)):
+                await asyncio.shield(remove_container(b.daemon, c.id))
+                b.live_containers.discard(c.id)
+                if ok:
+                    await self.say(f" ---> Removed intermediate container {c.id[:12]}\n")
+
     async def meta(self, comment: str, apply: Callable[[], None], author: str | None = None,
                    extra_key: object = None) -> None:
         """A config-only step: `#(nop)` history, empty_layer."""
         created_by = ic.nop_created_by(self.st.shell(), comment)
 
         async def work() -> None:
-            apply()
-            self.commit(created_by, author=author)
+            async with self.step_container([*self.st.shell(), "#(nop) ", comment]):
+                apply()
+                self.commit(created_by, author=author)
 
         probe = self.st.copy_doc()
         saved = self.st.doc

@@ -214,6 +214,10 @@ async def do_workdir(s: Step) -> None:
     fingerprint = ic.config_fingerprint(probe["config"])
 
     async def work() -> None:
+        async with s.step_container([*st.shell(), "#(nop) " + comment]):
+            await make_dir()
+
+    async def make_dir() -> None:
         view = b.open_view(st)
         try:
             rel = scoped_resolve(view.path, path)

@@ -241,10 +241,20 @@ class ImageStore:
         self.md.execute("INSERT OR REPLACE INTO image_refs(ref, image_id, tagged_at) VALUES (?,?,?)",
                         (str(target), image.id, rfc3339nano()))
 
-    def remove(self, name: str, force: bool, users: Callable[[str], list[tuple[str, bool]]]) -> list[dict]:
+    def children(self, image_id: str) -> list[str]:
+        """Images whose parent is this one (a legacy build's next step, a commit)."""
+        return [r["id"] for r in self.md.query("SELECT id FROM images WHERE parent=?", (image_id,))]
+
+    def remove(self, name: str, force: bool, users: Callable[[str], list[tuple[str, bool]]],
+               prune: bool = True) -> list[dict]:
         """docker rmi: untag, and delete the image once no reference is left.
 
         `users(image_id)` lists (container id, running) of containers using it.
+        As docker's, an image with child images is never deleted (by id: a
+        conflict that cannot be forced; by name: untagged only), and a deleted
+        image's untagged parents that nothing else keeps go with it unless
+        `prune` is false (`--no-prune`). Records are docker's: Untagged, then
+        Deleted for each image and for each of its layers that went with it.
         """
         image = self.resolve(name)
         by_reference = self._names_reference(name, image)
@@ -254,14 +264,17 @@ class ImageStore:
             containers = users(image.id)
             running = [c for c, r in containers if r]
             left, dropped = self._refs_left_after(ref, image)
-            if left or (force and running):
+            if not left and containers and not force:
+                raise Conflict(f'conflict: unable to remove repository reference "{name}" (must force) - '
+                               f"container {containers[0][0][:12]} is using its referenced image {image.short_id}")
+            if left or (force and running) or self.children(image.id):
                 for r in [ref, *dropped]:
                     self._untag(r)
                 return [{"Untagged": refs.parse(r).familiar()} for r in [ref, *dropped]]
-            if containers and not force:
-                raise Conflict(f'conflict: unable to remove repository reference "{name}" (must force) - '
-                               f"container {containers[0][0][:12]} is using its referenced image {image.short_id}")
         else:
+            if self.children(image.id):
+                raise Conflict(f"conflict: unable to delete {image.short_id} (cannot be forced) - "
+                               "image has dependent child images")
             containers = users(image.id)
             running = [c for c, r in containers if r]
             if running:
@@ -273,15 +286,29 @@ class ImageStore:
             if len(image.refs) > 1 and not force:
                 raise Conflict(f"conflict: unable to delete {image.short_id} (must be forced) - "
                                "image is referenced in multiple repositories")
+        self._delete(image, deleted)
+        parent = image.parent
+        while prune and parent:
+            # docker prunes quietly: it stops at a parent that is tagged, has
+            # another child or is used by a container.
+            up = self.lookup(parent)
+            if up is None or up.refs or self.children(up.id) or users(up.id):
+                break
+            self._delete(up, deleted)
+            parent = up.parent
+        return deleted
+
+    def _delete(self, image: Image, records: list[dict]) -> None:
+        """Drop one image (its references first) and the layers only it needed."""
         for ref in image.refs:
-            deleted.append({"Untagged": refs.parse(ref).familiar()})
+            records.append({"Untagged": refs.parse(ref).familiar()})
         with self.md.transaction() as db:
             db.execute("DELETE FROM image_refs WHERE image_id=?", (image.id,))
             db.execute("DELETE FROM images WHERE id=?", (image.id,))
-        deleted.append({"Deleted": image.id})
+        records.append({"Deleted": image.id})
         self.blobs.delete(image.id)
-        self.gc_layers()
-        return deleted
+        gone = self.gc_layers()
+        records.extend({"Deleted": c} for c in reversed(self.layer_chain(image)) if c in gone)
 
     def _refs_left_after(self, ref: str, image: Image) -> tuple[list[str], list[str]]:
         """(references left, digest references dropped) when `ref` is untagged: as docker,
@@ -305,8 +332,9 @@ class ImageStore:
     def _untag(self, ref: str) -> None:
         self.md.execute("DELETE FROM image_refs WHERE ref=?", (ref,))
 
-    def gc_layers(self, extra_in_use: Iterable[str] = ()) -> None:
-        """Remove layers no image or container needs (reachability, not counters)."""
+    def gc_layers(self, extra_in_use: Iterable[str] = ()) -> set[str]:
+        """Remove layers no image or container needs (reachability, not counters).
+        Returns the chain ids removed."""
         needed: set[str] = set(extra_in_use)
         configs = [json.loads(r["config"]) for r in self.md.query("SELECT config FROM images")]
         for r in self.md.query("SELECT doc FROM containers"):
@@ -316,10 +344,13 @@ class ImageStore:
             for diff_id in config.get("rootfs", {}).get("diff_ids", []):
                 parent = chain_id(parent, diff_id)
                 needed.add(parent)
+        removed: set[str] = set()
         for row in self.md.query("SELECT chain_id, cache_id FROM layers"):
             if row["chain_id"] not in needed:
                 self.md.execute("DELETE FROM layers WHERE chain_id=?", (row["chain_id"],))
                 self.snaps.remove_layer(row["cache_id"])
+                removed.add(row["chain_id"])
+        return removed
 
     def layer_chain(self, image: Image) -> list[str]:
         out, parent = [], ""
@@ -428,10 +459,17 @@ class ImageStore:
                 "Comment": h.get("comment", ""),
             })
         out.reverse()
-        if out:
-            out[0]["Id"] = image.id
-            tags = [refs.parse(r).familiar() for r in image.refs if not refs.parse(r).digest]
-            out[0]["Tags"] = tags or None
+        # docker: the newest entry is the image, each older one the next image up the
+        # parent chain (a legacy build's intermediate images), until the chain ends;
+        # entries from elsewhere (a pulled base) stay <missing>.
+        step: Image | None = image
+        for entry in out:
+            if step is None:
+                break
+            entry["Id"] = step.id
+            tags = [refs.parse(r).familiar() for r in step.refs if not refs.parse(r).digest]
+            entry["Tags"] = tags or None
+            step = self.lookup(step.parent) if step.parent else None
         return out
 
 
