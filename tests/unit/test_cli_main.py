@@ -123,12 +123,20 @@ def _sections(text: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.skipif(not os.access(DOCKER, os.X_OK), reason="docker CLI not installed")
-def test_root_help_has_dockers_layout(capsys, tmp_path):
+def test_root_help_has_dockers_layout(capsys, tmp_path, monkeypatch):
     """Same sections, order and wording as docker's, minus what one side lacks (swarm, plugins, registry...)."""
     env = dict(os.environ, DOCKER_CONFIG=str(tmp_path), HOME=str(tmp_path))
+    env.pop("DOCKER_CERT_PATH", None)
     proc = subprocess.run([DOCKER, "--help"], capture_output=True, text=True, env=env, timeout=30, check=True)
+    monkeypatch.setenv("BERTH_CONFIG", str(tmp_path))
+    monkeypatch.delenv("BERTH_CERT_PATH", raising=False)
+    monkeypatch.delenv("DOCKER_CERT_PATH", raising=False)
     status, out, _ = berth(capsys, "--help")
     assert status == 0
+    # global options: the same defaults (config dir, TLS files in it) and texts
+    ours_opts = out.split("Global Options:\n", 1)[1].split("\n\n", 1)[0]
+    theirs_opts = proc.stdout.split("Global Options:\n", 1)[1].split("\n\n", 1)[0]
+    assert ours_opts.replace("BERTH_HOST", "DOCKER_HOST").replace("berth context", "docker context") == theirs_opts
     head = out.split("\nCommon Commands:", 1)[0]
     assert head.replace("berth", "docker") == proc.stdout.split("\nCommon Commands:", 1)[0]
     ours = _sections(out.replace("Berth", "Docker"))

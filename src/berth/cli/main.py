@@ -173,16 +173,23 @@ LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "pa
 
 
 def _global_flags() -> FlagSet:
+    from .command import getenv
+
+    # Defaults shown as docker shows its own: the config dir (BERTH_CONFIG or ~/.berth) and the
+    # TLS files in the cert dir; a TLS file is only used when given or when it exists (context.py).
+    config = getenv("BERTH_CONFIG") or (getenv("HOME") or "").rstrip("/") + "/.berth"
+    certs = getenv("BERTH_CERT_PATH") or getenv("DOCKER_CERT_PATH") or config
     fs = FlagSet(interspersed=False)
-    fs.string("config", "", "Location of client config files", default="/root/.berth")
-    fs.string("context", "c", 'Name of the context to use to connect to the daemon (overrides BERTH_HOST env var)')
+    fs.string("config", "", "Location of client config files", default=config)
+    fs.string("context", "c", "Name of the context to use to connect to the daemon (overrides BERTH_HOST env var "
+              'and default context set with "berth context use")')
     fs.bool("debug", "D", "Enable debug mode")
     fs.list("host", "H", "Daemon socket to connect to")
     fs.string("log-level", "l", 'Set the logging level ("debug", "info", "warn", "error", "fatal")', default="info")
     fs.bool("tls", "", "Use TLS; implied by --tlsverify")
-    fs.string("tlscacert", "", "Trust certs signed only by this CA", default="")
-    fs.string("tlscert", "", "Path to TLS certificate file", default="")
-    fs.string("tlskey", "", "Path to TLS key file", default="")
+    fs.string("tlscacert", "", "Trust certs signed only by this CA", default=certs + "/ca.pem")
+    fs.string("tlscert", "", "Path to TLS certificate file", default=certs + "/cert.pem")
+    fs.string("tlskey", "", "Path to TLS key file", default=certs + "/key.pem")
     fs.bool("tlsverify", "", "Use TLS and verify the remote")
     fs.bool("version", "v", "Print version information and quit")
     return fs
@@ -306,14 +313,14 @@ def _endpoint(gv) -> tuple[str | None, dict | None]:
     from .command import getenv
 
     tls_env = getenv("BERTH_TLS_VERIFY") or getenv("DOCKER_TLS_VERIFY")
-    tls_flags = gv.tls or gv.tlsverify or gv.tlscacert or gv.tlscert or gv.tlskey
+    given = {k: getattr(gv, k) if gv.was_set(k) else "" for k in ("tlscacert", "tlscert", "tlskey")}
+    tls_flags = gv.tls or gv.tlsverify or any(given.values())
     maybe_context = gv.context or getenv("BERTH_CONTEXT") or _has_current_context(_config_dir(gv))
     if not (maybe_context or tls_env or tls_flags):
         return (gv.host[0] if gv.host else None), None
     from .context import resolve_endpoint
 
-    flags = {"tls": gv.tls, "tlsverify": gv.tlsverify, "tlscacert": gv.tlscacert,
-             "tlscert": gv.tlscert, "tlskey": gv.tlskey}
+    flags = {"tls": gv.tls, "tlsverify": gv.tlsverify, **given}
     ep = resolve_endpoint(list(gv.host), gv.context, _config_dir(gv), flags)
     return ep.host, ep.tls
 
