@@ -183,3 +183,20 @@ def test_help_text_is_dockers(capsys, path, tmp_path):
 
     assert status == proc.returncode
     assert norm(out) == norm(proc.stdout)
+
+
+@pytest.mark.skipif(not os.access(DOCKER, os.X_OK), reason="docker CLI not installed")
+@pytest.mark.parametrize("args", [["help", "ps"], ["help", "nope"], ["help", "container", "nope"], ["help", "ps", "x"],
+                                  ["help", "--help"], ["help", "-h"], ["help", "container", "list"],
+                                  ["help", "volume"], ["help", "container", "ls", "-a"], ["help", "--foo"],
+                                  ["help", "image", "ls", "extra"]], ids=" ".join)
+def test_help_command_is_dockers(capsys, tmp_path, args):
+    env = dict(os.environ, DOCKER_CONFIG=str(tmp_path), HOME=str(tmp_path))
+    proc = subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env, timeout=30)
+    status, out, err = berth(capsys, *args)
+    assert (status, out.replace("berth", "docker"), err.replace("berth", "docker")) == \
+        (proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_help_command_without_topic_prints_root_help(capsys):
+    assert berth(capsys, "help") == berth(capsys, "--help")

@@ -339,8 +339,39 @@ def _has_current_context(config_dir: str) -> bool:
         posix.close(fd)
 
 
+def _help(cli: Cli, args: list[str]) -> int:
+    """`berth help [command]`: cobra's help command as docker has it (same output as --help)."""
+    try:
+        _, topic = FlagSet().parse(args, stderr=cli.err)
+    except HelpRequested as req:
+        if req.deprecated_h:
+            cli.out.write("Flag shorthand -h has been deprecated, use --help\n")
+        cli.out.write(f"Usage:  {PROG} help [command]\n\nHelp about the command\n")
+        return 0
+    except FlagError as exc:
+        cli.err.write(f"{exc}\n\nUsage:  {PROG} help [command]\n\nRun '{PROG} help --help' for more information\n")
+        return 125
+    if not topic:
+        cli.out.write(root_help(_global_flags()))
+        return 0
+    group = MANAGEMENT.get(topic[0])
+    known = topic[0] in TOP_LEVEL or group is not None
+    if group is not None and len(topic) > 1:
+        known = SUB_ALIASES.get((topic[0], topic[1]), topic[1]) in group[1]
+        wanted = 3
+    else:
+        wanted = 2
+    if not known or len(topic) >= wanted:
+        bad = topic[0] if topic[0] not in TOP_LEVEL and group is None else topic[wanted - 1 if known else 1]
+        cli.err.write(f"unknown help topic: {bad}\n")
+        return 1
+    return dispatch(cli, [*topic, "--help"])
+
+
 def dispatch(cli: Cli, args: list[str]) -> int:
     name, rest = args[0], args[1:]
+    if name == "help":
+        return _help(cli, rest)
     if name in MANAGEMENT:
         children = MANAGEMENT[name][1]
         if not rest or rest[0] in ("--help", "-h"):
