@@ -130,3 +130,33 @@ def test_rmi_no_prune_keeps_the_parents_for_image_prune(sandbox, built):
     assert r.returncode == 0, r.stderr
     assert f"deleted: {chain[1]}" in r.stdout and f"deleted: {chain[2]}" not in r.stdout
     assert not set(chain[1:-1]) & _ids(sandbox, "-a")  # the head and its parent went together
+
+
+def test_cache_from_a_loaded_image_matches_by_history(sandbox, built):
+    """A loaded (or pulled) image has no parent chain: --cache-from matches its history."""
+    d, _out = built
+    df = 'FROM busybox\nENV C=1\nRUN echo c > /c\nWORKDIR /cw\nCOPY Dockerfile /d\nCMD ["cat", "/c"]\n'
+    _build(sandbox, os.path.join(d, "cf"), df, "-t", "cf")
+    built_id = sandbox.docker("inspect", "-f", "{{.Id}}", "cf").stdout.strip()
+    archive = os.path.join(d, "cf.tar")
+    assert sandbox.docker("save", "-o", archive, "cf").returncode == 0
+    assert sandbox.docker("rmi", "cf").returncode == 0
+    assert sandbox.docker("builder", "prune", "-f").returncode == 0  # no cache keys left either
+    assert sandbox.docker("load", "-i", archive).returncode == 0
+    assert _chain(sandbox, "cf") == [built_id]  # loaded: no parents
+    # without --cache-from every step runs
+    plain = _build(sandbox, os.path.join(d, "cf"), df, "-t", "cf-plain")
+    assert " ---> Using cache" not in plain.stdout
+    assert sandbox.docker("rmi", "cf-plain").returncode == 0
+    assert sandbox.docker("builder", "prune", "-f").returncode == 0
+    r = _build(sandbox, os.path.join(d, "cf"), df, "--cache-from", "cf", "-t", "cf2")
+    assert r.stdout.count(" ---> Using cache") == 5 and "Running in" not in r.stdout, r.stdout
+    assert sandbox.docker("inspect", "-f", "{{.Id}}", "cf2").stdout.strip() == built_id
+    chain = _chain(sandbox, "cf2")
+    assert len(chain) == 6 and chain[-1] == _chain(sandbox, "busybox")[0]  # the chain is back
+    assert sandbox.docker("run", "--rm", "cf2").stdout == "c\n"
+    # a changed step runs, and everything after it
+    changed = df.replace("echo c > /c", "echo d > /c")
+    r = _build(sandbox, os.path.join(d, "cf"), changed, "--cache-from", "cf", "-t", "cf3")
+    steps = r.stdout.split("Step ")[1:]
+    assert " ---> Using cache" in steps[1] and all(" ---> Using cache" not in s for s in steps[2:]), r.stdout

@@ -135,6 +135,7 @@ class Builder:
         self.total_steps = 0
         self._tmp: str | None = None
         self._cache_from: dict[tuple[str, str], str] | None = None
+        self._history_sources = None  # build/cachefrom.HistorySources, made on first use
         self._meta: list = []
         self._ctx_written: asyncio.Future | None = None
 
@@ -200,10 +201,31 @@ class Builder:
     def open_view_for(self, name: str) -> RootView:
         return RootView(self.tmp_dir(), self.layer_dirs(self.image_for(name)))
 
-    def cache_from_hit(self, parent: str, created_by: str) -> str | None:
-        """--cache-from: an image in the given images' ancestry made by the same step on the same parent."""
+    def cache_from_hit(self, parent: str, created_by: str, config_after: dict | None = None) -> str | None:
+        """--cache-from: an image in the given images' ancestry made by the same step on
+        the same parent; else a source matched by history (build/cachefrom.py: pulled
+        or loaded images, which have no parent chain here)."""
         if not self.opts.cache_from:
             return None
+        hit = self._cache_from_ancestry(parent, created_by)
+        if hit is not None or config_after is None:
+            return hit
+        if self._history_sources is None:
+            from berth.build.cachefrom import HistorySources
+
+            found = []
+            for name in self.opts.cache_from:
+                try:
+                    image = self.daemon.images.lookup(name)
+                except InvalidParameter:
+                    image = None
+                if image is not None:
+                    found.append(image)
+            self._history_sources = HistorySources(self.daemon.images, found)
+        parent_image = self.daemon.images.lookup(parent) if parent else None
+        return self._history_sources.match(parent_image, created_by, config_after)
+
+    def _cache_from_ancestry(self, parent: str, created_by: str) -> str | None:
         if self._cache_from is None:
             self._cache_from = {}
             for name in self.opts.cache_from:

@@ -79,12 +79,16 @@ class Step:
             raise InvalidParameter(str(e)) from None
 
     # ------------------------------------------------------------------ cache + commit
-    async def cached_or(self, key_parts: dict, created_by: str, work: Callable[[], Awaitable[None]]) -> None:
+    async def cached_or(self, key_parts: dict, created_by: str, work: Callable[[], Awaitable[None]],
+                        config_after: dict | None = None) -> None:
+        """`config_after`: the config the step leaves (None: unchanged), for an
+        image a --cache-from source is restored into."""
         parent = self.st.image_id
         key = step_key(parent=parent, **key_parts)
         hit = None
         if not self.b.opts.nocache:
-            hit = self.b.cache.get(key) or self.b.cache_from_hit(parent, created_by)
+            hit = self.b.cache.get(key) or self.b.cache_from_hit(
+                parent, created_by, config_after if config_after is not None else self.st.config)
         if hit is not None:
             image = self.b.daemon.images.get(hit)
             self.st.image_id = image.id
@@ -154,7 +158,7 @@ class Step:
         fingerprint = ic.config_fingerprint(self.st.config)
         self.st.doc = saved
         await self.cached_or({"kind": "meta", "comment": comment, "config": fingerprint, "author": author,
-                              "extra": extra_key}, created_by, work)
+                              "extra": extra_key}, created_by, work, probe.get("config") or {})
 
 
 def ic_copy(doc: dict) -> dict:

@@ -240,4 +240,4 @@ async def do_workdir(s: Step) -> None:
         finally:
             view.close()
 
-    await s.cached_or({"kind": "workdir", "path": path, "config": fingerprint}, created_by, work)
+    await s.cached_or({"kind": "workdir", "path": path, "config": fingerprint}, created_by, work, probe["config"])

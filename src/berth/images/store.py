@@ -215,6 +215,11 @@ class ImageStore:
                            (str(ref), image_id, rfc3339nano()))
         return self.get(image_id)
 
+    def set_parent(self, image_id: str, parent_id: str) -> None:
+        """docker's SetParent: a --cache-from source that served a build's step
+        gets that step's parent as its Parent (history then shows the chain)."""
+        self.md.execute("UPDATE images SET parent=? WHERE id=?", (parent_id, image_id))
+
     def add_reference(self, image_id: str, ref: refs.Reference) -> None:
         """A tag or a digest reference (RepoDigests) for an existing image."""
         self.md.execute("INSERT OR REPLACE INTO image_refs(ref, image_id, tagged_at) VALUES (?,?,?)",
