@@ -115,8 +115,7 @@ def cache_row(b: dict[str, Any], trunc: bool, now: float) -> CacheRow:
 
     ident = b.get("ID") or ""
     ident = truncate_id(ident) if trunc else ident
-    parents = b.get("Parents") or []
-    parent = ", ".join(parents) if parents else (b.get("Parent") or "")
+    parent = b.get("Parent") or ""  # docker 28 reads only the deprecated Parent, not Parents
     created = _go_time(b.get("CreatedAt"))
     last = _go_time(b.get("LastUsedAt"))
     return CacheRow(
@@ -310,7 +309,7 @@ def _prune(cli: Cli, v: Values, args: list[str]) -> int:
         return _report("Deleted Images", lines)
 
     step("/images/prune", {"filters": image_query}, images)
-    step("/build/prune", {"all": v.all or None, "filters": query},
+    step("/build/prune", {"all": v.all or None, "filters": query or ""},  # docker sends filters= even empty
          lambda r: _report("Deleted build cache objects", r.get("CachesDeleted") or []))
     cli.out.write(f"Total reclaimed space: {human_size(total)}\n")
     return 0

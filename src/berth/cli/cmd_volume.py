@@ -45,7 +45,7 @@ def volume_row(v: dict[str, Any]) -> VolumeRow:
         Mountpoint=v.get("Mountpoint", ""),
         Labels=",".join(f"{k}={val}" for k, val in sorted(labels.items())),
         Links=str(usage.get("RefCount", 0)) if usage else "N/A",
-        Size=human_size(usage.get("Size", 0)) if usage and usage.get("Size", -1) >= 0 else "N/A",
+        Size=human_size(usage.get("Size", 0)) if usage else "N/A",  # docker prints -1 (unknown) as "-1B"
         Group="N/A", Availability="N/A", Status="N/A", _labels=labels,
     )
 
