@@ -160,3 +160,14 @@ def test_cache_from_a_loaded_image_matches_by_history(sandbox, built):
     r = _build(sandbox, os.path.join(d, "cf"), changed, "--cache-from", "cf", "-t", "cf3")
     steps = r.stdout.split("Step ")[1:]
     assert " ---> Using cache" in steps[1] and all(" ---> Using cache" not in s for s in steps[2:]), r.stdout
+
+
+def test_with_cache_from_the_local_cache_serves_only_the_sources_chains(sandbox, built):
+    d, _out = built
+    df = "FROM busybox\nENV L=1\nLABEL l=1\n"
+    _build(sandbox, os.path.join(d, "lc"), df, "-t", "lc")
+    assert _build(sandbox, os.path.join(d, "lc"), df, "-t", "lc").stdout.count(" ---> Using cache") == 2
+    other = _build(sandbox, os.path.join(d, "lc"), df, "--cache-from", "busybox", "-t", "lc-other")
+    assert " ---> Using cache" not in other.stdout, other.stdout
+    own = _build(sandbox, os.path.join(d, "lc"), df, "--cache-from", "lc", "-t", "lc-own")
+    assert own.stdout.count(" ---> Using cache") == 2, own.stdout

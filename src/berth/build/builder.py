@@ -225,6 +225,14 @@ class Builder:
         parent_image = self.daemon.images.lookup(parent) if parent else None
         return self._history_sources.match(parent_image, created_by, config_after)
 
+    def cache_from_allows(self, image_id: str) -> bool:
+        """docker: with --cache-from, a local cache hit counts only when it is in a
+        source image's parent chain (the sources replace the local cache)."""
+        if not self.opts.cache_from:
+            return True
+        self._cache_from_ancestry("", "")
+        return image_id in (self._cache_from or {}).values()
+
     def _cache_from_ancestry(self, parent: str, created_by: str) -> str | None:
         if self._cache_from is None:
             self._cache_from = {}

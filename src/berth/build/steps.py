@@ -87,7 +87,10 @@ class Step:
         key = step_key(parent=parent, **key_parts)
         hit = None
         if not self.b.opts.nocache:
-            hit = self.b.cache.get(key) or self.b.cache_from_hit(
+            hit = self.b.cache.get(key)
+            if hit is not None and not self.b.cache_from_allows(hit):
+                hit = None
+            hit = hit or self.b.cache_from_hit(
                 parent, created_by, config_after if config_after is not None else self.st.config)
         if hit is not None:
             image = self.b.daemon.images.get(hit)
