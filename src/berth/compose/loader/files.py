@@ -78,7 +78,7 @@ def load_file(path: str, ctx: LoadContext, base_dir: str) -> dict:
     doc = resolve_document_paths(read_document(path, ctx), base_dir)
     file_dir = base_dir if path == "-" else os.path.dirname(os.path.abspath(path))
     services = doc.get("services") or {}
-    if services:
+    if isinstance(services, dict) and services:  # not a !reset/!override marker
         resolved = {}
         for name, svc in services.items():
             resolved[name] = resolve_extends(name, svc, services, path, ctx, [])

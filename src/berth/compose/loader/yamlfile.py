@@ -94,7 +94,13 @@ def _mapping(loader: Any, node: Any) -> dict:
     out: dict = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
-        if isinstance(key, (list, dict)):
+        if isinstance(key, (list, dict)) or key is None:
+            raise yaml.constructor.ConstructorError(None, None, "invalid map key", key_node.start_mark)
+        if isinstance(key, bool):  # keys are strings in compose's model, as Go decodes them
+            key = "true" if key else "false"
+        elif isinstance(key, (int, float)):
+            key = str(key)
+        elif not isinstance(key, str):
             raise yaml.constructor.ConstructorError(None, None, "invalid map key", key_node.start_mark)
         out[key] = loader.construct_object(value_node, deep=True)
     return out
