@@ -109,9 +109,16 @@ def _prunable(sandbox, busybox_tar, tag: str) -> dict[str, str]:
 
 
 def _norm(text: str, names: dict[str, str]) -> str:
+    """Ids replaced by their roles; each "Deleted ...:" list sorted (the daemon's order of
+    random ids is not the CLI's business)."""
     for raw, shown in names.items():
         text = text.replace(raw, shown)
-    return text
+    blocks = text.split("\n\n")
+    for i, block in enumerate(blocks):
+        lines = block.split("\n")
+        if lines[0].endswith("Deleted Volumes:") or lines[0].endswith("Deleted Containers:"):
+            blocks[i] = "\n".join(lines[:1] + sorted(lines[1:]))
+    return "\n\n".join(blocks)
 
 
 def test_prune_removes_and_reports_as_docker(sandbox, busybox_tar, state):
