@@ -58,3 +58,38 @@ def test_truncated_gzip_is_reported():
     out, _biggest, tee = _drain(igzip.compress(RAW)[:-100])
     assert tee.inflate_error is not None
     assert "unexpected end of stream" in tee.inflate_error.message
+
+
+class _FullDisk:
+    """A partial-download file on a data root that has run out of space."""
+
+    name = "/var/lib/berth/distribution/partial/abc"
+
+    def __init__(self) -> None:
+        self._f = tempfile.TemporaryFile()
+
+    def fileno(self) -> int:
+        return self._f.fileno()
+
+    def seek(self, pos: int) -> int:
+        return self._f.seek(pos)
+
+    def write(self, data: bytes) -> int:
+        import errno
+        import os
+
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_under_the_download_is_reported_as_such():
+    """Not as a digest mismatch (the hash stops where the write failed), and not as an
+    exception lost in the download thread."""
+    from berth.errors import System
+
+    payload = igzip.compress(RAW)
+    tee = _TeeReader(_FullDisk(), 0, _Resp(payload), _Meter(), len(payload))
+    with pytest.raises(System) as info:
+        while tee.read(CHUNK):
+            pass
+    assert info.value.message == ("failed to download layer: write /var/lib/berth/distribution/partial/abc: "
+                                  "no space left on device")

@@ -195,7 +195,12 @@ class _TeeReader:
                     elif self._gz is not None and not self._gz.eof and self.total:
                         self.inflate_error = InvalidParameter("failed to read gzip layer: unexpected end of stream")
                     return
-                self.part.write(data)
+                try:
+                    self.part.write(data)
+                except OSError as e:  # the data root is full (ENOSPC, EDQUOT) or failing (EIO)
+                    self.error = System(f"failed to download layer: write {self.part.name}: "
+                                        f"{(e.strerror or str(e)).lower()}")
+                    return
                 self.sha.update(data)
                 self.total += len(data)
                 self.net_bytes += len(data)
@@ -284,6 +289,13 @@ class _TeeReader:
             except queue.Empty:
                 break
         self._thread.join(timeout=5)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _neterr(e: BaseException) -> str:
@@ -410,6 +422,18 @@ class Puller:
             try:
                 result = apply_layer(tee, staging, on_warning=lambda w: log.warning("pull %s: %s", digest, w))
             except BaseException as e:
+                if tee.error is None and isinstance(e, System):
+                    # the host failed (no space left on device...), not the layer: stop, and drop
+                    # the partial download, which would only hold on to the space that ran out
+                    tee.close()
+                    resp.discard()
+                    _unlink(part_path)
+                    raise System(f"failed to register layer: {e.message[:1].lower()}{e.message[1:]}") from None
+                if isinstance(tee.error, System):
+                    tee.close()
+                    resp.discard()
+                    _unlink(part_path)
+                    raise tee.error from None
                 if tee.error is None:
                     # docker checks the digest before it extracts: a corrupt blob is reported as such
                     try:
@@ -429,8 +453,13 @@ class Puller:
                     raise tee.inflate_error from None
                 raise InvalidParameter(f"failed to register layer: {getattr(e, 'message', e)}") from None
             # apply_layer read the tar to its end; anything after it must still be read and hashed
-            while tee.read(CHUNK):
-                pass
+            try:
+                while tee.read(CHUNK):
+                    pass
+            except System:
+                resp.discard()
+                _unlink(part_path)
+                raise
             part.flush()
         resp.release()
         meter.send()

@@ -583,7 +583,8 @@ def apply_layer(
             entry = f' at entry "{applier.current}"' if applier.current else ""
             if e.errno in _BAD_INPUT_ERRNOS:
                 raise InvalidParameter(f"invalid layer{entry}: {e.strerror or e}") from None
-            raise System(f"failed to apply layer to {dest}{entry}: {e.strerror or e}") from None
+            # lower case as Go prints errno texts: docker's "...: no space left on device"
+            raise System(f"failed to apply layer to {dest}{entry}: {(e.strerror or str(e)).lower()}") from None
         applier.finish()
     finally:
         applier.dirs.close()
