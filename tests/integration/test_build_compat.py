@@ -116,6 +116,11 @@ def test_rmi_refuses_an_image_with_children_and_prunes_parents(sandbox, built):
     assert images == child_chain[:-1]  # every step's image, top first; busybox is tagged and stays
     assert len(deleted) - len(images) == 3  # the RUN and WORKDIR layers went with their images
     assert _ids(sandbox, "-a") & set(child_chain) == {child_chain[-1]}
+    import time
+
+    ev = sandbox.docker("events", "--since", "60s", "--until", str(int(time.time()) + 1), "--filter",
+                        "type=image", "--filter", "event=delete", "--format", "{{.Actor.ID}}").stdout.split()
+    assert sorted(ev) == sorted(child_chain[:-1])  # one delete event per image, its own id as actor
     assert sandbox.docker("run", "--rm", "busybox", "true").returncode == 0
 
 
