@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from berth.engine import monitor_link, names
+from berth.engine import monitor_link, names, start_env
 from berth.engine import restart as restart_policy
 from berth.engine import create_config
 from berth.engine.events import EventBus
 from berth.engine.model import Container, merge_image_config, new_state
-from berth.engine.rootfs_files import check_command, write_etc_files
+from berth.engine.removal import RemovalMixin
+from berth.engine.rootfs_files import check_command
 from berth.engine.signals import parse_signal
 from berth.errors import (BerthError, Conflict, ContainerNotFound, InvalidParameter, NotModified,
                           System)
@@ -46,7 +47,7 @@ class EngineConfig:
     idmap: object = None            # --userns-remap: runtime/userns.IdMapping for new containers
 
 
-class ContainerService:
+class ContainerService(RemovalMixin):
     def __init__(self, cfg: EngineConfig, md: Metadata, images: ImageStore,
                  snaps: OverlaySnapshotter, events: EventBus) -> None:
         self.cfg = cfg
@@ -274,7 +275,7 @@ class ContainerService:
                 os.unlink(os.path.join(run_dir, stale))
             except FileNotFoundError:
                 pass
-        netns, extra_mounts = self._network(c)
+        netns, extra_mounts = start_env.network_and_etc_files(self, c)
         extra_mounts = extra_mounts + await self.mounts.oci_mounts(c, rootfs)
         link_env: list[str] = []
         if self.networking is not None:  # bridge networks: netns, veths, ports, /etc files, DNS
@@ -298,7 +299,7 @@ class ContainerService:
             init_binary=self.cfg.init_binary,
             seccomp_profile=None,
             idmap=idmap,
-            join_namespaces=self._joined_namespaces(c),
+            join_namespaces=start_env.joined_namespaces(self, c),
         ))
         self.mounts.adjust_spec(c, spec)  # rootfs propagation for shared/slave binds (engine/mounts.py)
         with open(os.path.join(run_dir, "config.json"), "w") as f:
@@ -328,7 +329,7 @@ class ContainerService:
             "log_max_size": max_size,
             "log_max_file": max_file,
             "console_size": hc.get("ConsoleSize") if any(hc.get("ConsoleSize") or []) else None,
-            "oom_file": self._oom_file(c.id),
+            "oom_file": start_env.oom_file(self, c.id),
         }
         starting = await monitor_link.spawn(self.launcher, params, os.path.join(run_dir, "monitor.log"))
         # Connect the watcher and every waiting attach stream before the first byte.
@@ -351,54 +352,6 @@ class ContainerService:
         for hook in self.on_started:
             hook(c)
         self.events.publish("container", "start", c.id, self._attrs(c))
-
-    def _joined_namespaces(self, c: Container) -> dict[str, str]:
-        """--pid/--ipc container:<x>: the donor's namespaces, as docker checks them."""
-        joined: dict[str, str] = {}
-        for kind, key in (("pid", "PidMode"), ("ipc", "IpcMode")):
-            mode = c.host_config.get(key) or ""
-            if not mode.startswith("container:"):
-                continue
-            donor = self.get(mode.partition(":")[2])
-            if not donor.running:
-                raise Conflict(f"cannot join {kind.upper()} of a non running container: {donor.id}")
-            if kind == "ipc" and (donor.host_config.get("IpcMode") or "private") not in ("shareable", "host"):
-                raise InvalidParameter("non-shareable IPC (hint: use IpcMode:shareable for the donor container)")
-            joined[kind] = f"/proc/{donor.state['Pid']}/ns/{kind}"
-        return joined
-
-    def _oom_file(self, cid: str) -> str | None:
-        """Where the monitor reads the container's OOM-kill count at exit (State.OOMKilled)."""
-        from berth.runtime import host
-
-        info = getattr(self, "_cgroup_info", None)
-        if info is None:
-            info = self._cgroup_info = host.check_cgroups()
-        if info.is_v2:
-            return os.path.join(info.unified_mount or "/sys/fs/cgroup", "berth", cid, "memory.events")
-        mount = info.v1_mounts.get("memory")
-        return os.path.join(mount, "berth", cid, "memory.oom_control") if mount else None
-
-    def _network(self, c: Container) -> tuple[str | None, list[dict]]:
-        hc = c.host_config
-        mode = hc.get("NetworkMode") or "bridge"
-        netns: str | None = None
-        if mode == "host":
-            netns = "host"
-        elif mode.startswith("container:"):
-            other = self.get(mode.split(":", 1)[1])
-            if not other.running:
-                raise Conflict(f"cannot join network of a non running container: {other.id}")
-            netns = f"/proc/{other.state['Pid']}/ns/net"
-        paths = write_etc_files(self.state_dir(c.id), c.config.get("Hostname", ""),
-                                c.config.get("Domainname", ""), hc.get("ExtraHosts") or [],
-                                hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or [])
-        mounts = []
-        for name, dest in (("resolv.conf", "/etc/resolv.conf"), ("hostname", "/etc/hostname"),
-                           ("hosts", "/etc/hosts")):
-            opts = ["rbind", "rprivate"] + (["ro"] if hc.get("ReadonlyRootfs") else [])
-            mounts.append({"destination": dest, "type": "bind", "source": paths[name], "options": opts})
-        return netns, mounts
 
     async def _watch(self, c: Container, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
         reader, writer = conn
@@ -589,79 +542,6 @@ class ContainerService:
             raise InvalidParameter(f"invalid condition: {condition!r}")
         return self._exit_future(c)
 
-    # ------------------------------------------------------------------ remove
-    async def remove(self, ref: str, force: bool, volumes: bool) -> None:
-        c = self.get(ref)
-        if c.state.get("Status") == "removing" and c.id not in self.containers:
-            return
-        if (c.running or c.state.get("Restarting")) and not force:
-            raise Conflict(f'cannot remove container "{c.name}": container is running: '
-                           "stop the container before removing or force remove")
-        self._cancel_restart(c)
-        if c.state.get("Status") == "removing":
-            raise Conflict(f"removal of container {c.id[:12]} is already in progress")
-        previous = c.state.get("Status")
-        c.state["Status"] = "removing"
-        # Mark first: a daemon killed from here on finishes the removal at restart.
-        try:
-            self.md.execute("UPDATE containers SET removing=1, state=? WHERE id=?", (dumps(c.state), c.id))
-        except System as e:
-            if "no space left" not in e.message:
-                raise
-            await self._make_room_to_remove(c)
-            self.md.execute("UPDATE containers SET removing=1, state=? WHERE id=?", (dumps(c.state), c.id))
-        if c.running:
-            done = self._exit_future(c)
-            c.stop_requested = True
-            self.events.publish("container", "kill", c.id, self._attrs(c, signal=str(int(sig.SIGKILL))))
-            await self._signal(c, sig.SIGKILL)
-            try:
-                await asyncio.wait_for(done, 30)
-            except asyncio.TimeoutError:
-                c.state["Status"] = previous
-                self.md.execute("UPDATE containers SET removing=0, state=? WHERE id=?", (dumps(c.state), c.id))
-                raise System(f"could not kill container {c.id[:12]}")
-        self._finish_removal(c.id)
-        self.events.publish("container", "destroy", c.id, self._attrs(c))
-        self.mounts.removed(c, volumes)
-        for fut in c.remove_waiters:
-            if not fut.done():
-                fut.set_result(int(c.state.get("ExitCode", 0)))
-        c.remove_waiters = []
-
-    async def _make_room_to_remove(self, c: Container) -> None:
-        """The disk is full and `rm` must still work (it is how users free space): empty
-        the log of the container being removed and stop it, so its writes stop."""
-        log.warning("no space left on the data root: emptying the log of %s to remove it", c.id[:12])
-        log_path = c.doc.get("LogPath") or ""
-        for path in [log_path] + [f"{log_path}.{n}" for n in range(1, 10)]:
-            try:
-                if path == log_path:
-                    os.truncate(path, 0)
-                else:
-                    os.unlink(path)
-            except OSError:
-                pass
-        if c.running:
-            done = self._exit_future(c)
-            c.stop_requested = True
-            await self._signal(c, sig.SIGKILL)
-            try:
-                await asyncio.wait_for(done, 30)
-            except asyncio.TimeoutError:
-                pass
-
-    def _finish_removal(self, cid: str) -> None:
-        if self.networking is not None:
-            self.networking.forget(cid)
-        self.snaps.remove(cid)
-        shutil.rmtree(self.state_dir(cid), ignore_errors=True)
-        shutil.rmtree(self.run_dir(cid), ignore_errors=True)
-        self.md.execute("DELETE FROM containers WHERE id=?", (cid,))
-        c = self.containers.pop(cid, None)
-        if c is not None:
-            self.by_name.pop(c.name, None)
-
     # ------------------------------------------------------------------ misc verbs
     def rename(self, ref: str, new_name: str) -> None:
         c = self.get(ref)
@@ -718,21 +598,6 @@ class ContainerService:
         if limit > 0:
             out = out[:limit]
         return out
-
-    async def prune(self, filters: dict[str, list[str]]) -> dict:
-        from berth.engine.filters import container_matches, prune_filters_ok
-
-        prune_filters_ok(filters)
-        deleted, reclaimed = [], 0
-        for c in list(self.containers.values()):
-            if c.running or c.state.get("Status") == "removing":
-                continue
-            if not container_matches(c, filters, self, prune=True):
-                continue
-            reclaimed += self.snaps.upper_size(c.id)
-            await self.remove(c.id, force=False, volumes=False)
-            deleted.append(c.id)
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # ------------------------------------------------------------------ restart of the daemon
     async def reconcile(self) -> None:
