@@ -92,20 +92,20 @@ def _requests(d: FakeDaemon) -> list:
     return [(r.method, r.path, sorted(r.query.items())) for r in d.requests if not r.path.endswith("_ping")]
 
 
-def run_berth(args, capsys, now, answer="y\n", fail_images=False):
+def run_berth(args, capsys, now, answer="y\n", fail_images=False, config=None):
     with FakeDaemon(routes(now, fail_images)) as d:
         old = sys.stdin
         sys.stdin = io.StringIO(answer)
         try:
-            status = main(["-H", d.host, *args])
+            status = main(["-H", d.host, *(["--config", str(config)] if config else []), *args])
         finally:
             sys.stdin = old
         out = capsys.readouterr()
         return status, out.out, out.err.replace("berth", "docker"), _requests(d)
 
 
-def run_docker(args, tmp_path, now, answer="y\n", fail_images=False):
-    env = dict(os.environ, DOCKER_CONFIG=str(tmp_path / "cfg"), HOME=str(tmp_path))
+def run_docker(args, tmp_path, now, answer="y\n", fail_images=False, config=None):
+    env = dict(os.environ, DOCKER_CONFIG=str(config or tmp_path / "cfg"), HOME=str(tmp_path))
     env.pop("DOCKER_HOST", None)
     with FakeDaemon(routes(now, fail_images)) as d:
         p = subprocess.run([DOCKER, "-H", d.host, *args], env=env, capture_output=True, text=True,
@@ -151,3 +151,33 @@ def test_prune_same_as_docker(args, answer, fail, tmp_path, capsys):
     want = run_docker(args, tmp_path, now, answer, fail)
     assert got[3] == want[3]  # the same requests, in the same order
     assert got[:3] == want[:3]
+
+
+@pytest.mark.parametrize("config", [["label=keep=no"], ["label!=x", "until=2h", "bogus"], ["label=q", "label!=z"],
+                                    ["label!=z", "label=q", "label=r"], {"pruneFilters": "x"}, "{bad"],
+                         ids=repr)
+@pytest.mark.parametrize("args", [["system", "prune", "--filter", "label!=y"], ["system", "prune"],
+                                  ["system", "prune", "--filter", "label=x", "--filter", "until=1h"],
+                                  ["system", "prune", "-f", "--volumes", "--filter", "label=x"],
+                                  ["container", "prune", "--filter", "label=x"], ["image", "prune", "-a"]],
+                         ids=" ".join)
+def test_config_prune_filters_same_as_docker(args, config, tmp_path, capsys):
+    """config.json's pruneFilters are merged into each prune (and shown in system prune's prompt)."""
+    import json
+
+    cfg = tmp_path / "pf"
+    cfg.mkdir()
+    text = config if isinstance(config, str) else json.dumps(config if isinstance(config, dict)
+                                                              else {"pruneFilters": config})
+    (cfg / "config.json").write_text(text)
+    now = int(time.time())
+    got = run_berth(args, capsys, now, config=cfg)
+    want = run_docker(args, tmp_path, now, config=cfg)
+    assert got[3] == want[3]
+    if isinstance(config, list):
+        assert got[:3] == want[:3]
+    else:  # an unreadable config: docker's warning (Go's JSON error text is not Python's)
+        assert got[:2] == want[:2]
+        assert got[2].startswith(f"WARNING: Error parsing config file ({cfg}/config.json): ")
+        assert want[2].startswith(f"WARNING: Error parsing config file ({cfg}/config.json): ")
+        assert got[2].count("\n") == want[2].count("\n") == 1

@@ -327,7 +327,9 @@ def _prune(cli: Cli, v: Values, args: list[str]) -> int:
     if not v.force and not confirm(cli, "WARNING! This will remove all stopped containers.\n"
                                         "Are you sure you want to continue?"):
         return 0
-    params = {"filters": filters_query(list(v.filter))}
+    from .prunefilters import prune_filters
+
+    params = {"filters": filters_query(prune_filters(cli, list(v.filter)))}
     report = cli.client().post("/containers/prune", params) or {}
     out = ""
     deleted = report.get("ContainersDeleted") or []

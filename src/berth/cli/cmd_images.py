@@ -314,7 +314,9 @@ def _prune(cli: Cli, v: Values, args: list[str]) -> int:
         warning = "WARNING! This will remove all dangling images.\nAre you sure you want to continue?"
     if not v.force and not confirm(cli, warning):
         return 0
-    filters = list(v.filter)
+    from .prunefilters import prune_filters
+
+    filters = prune_filters(cli, list(v.filter))  # config.json's pruneFilters too, as docker
     filters.append("dangling=false" if v.all else "dangling=true")
     report = cli.client().post("/images/prune", {"filters": filters_query(filters)}) or {}
     out = ""

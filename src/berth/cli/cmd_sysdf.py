@@ -253,7 +253,7 @@ def _split(value: str) -> tuple[str, str]:
     return key.strip().lower(), val.strip()
 
 
-def confirmation(v: Values) -> str:
+def confirmation(v: Values, filters: list[str]) -> str:
     warnings = ["all stopped containers", "all networks not used by at least one container"]
     if v.volumes:
         warnings.append("all anonymous volumes not used by at least one container")
@@ -261,7 +261,7 @@ def confirmation(v: Values) -> str:
                     else "all dangling images")
     warnings.append("all build cache" if v.all else "unused build cache")
     text = "WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in warnings)
-    shown = sorted({f"{k}={val}" for k, val in map(_split, v.filter) if k in ("label", "label!", "until")},
+    shown = sorted({f"{k}={val}" for k, val in map(_split, filters) if k in ("label", "label!", "until")},
                    key=_natural_key)
     if shown:
         text += "\n  Items to be pruned will be filtered with:\n" + "".join(f"  - {f}\n" for f in shown)
@@ -273,31 +273,41 @@ def _report(title: str, items: list[str]) -> str:
 
 
 def _prune(cli: Cli, v: Values, args: list[str]) -> int:
-    filters = list(v.filter)
-    if v.volumes and any(_split(f)[0] == "until" for f in filters):
+    from .prunefilters import prune_filters
+
+    if v.volumes and any(_split(f)[0] == "until" for f in v.filter):
         raise CliError('ERROR: The "until" filter is not supported with "--volumes"')
-    if not v.force and not confirm(cli, confirmation(v)):
-        return 0
-    try:
-        query = filters_query(filters)
-        image_query = filters_query(filters + ["dangling=false" if v.all else "dangling=true"])
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    # config.json's pruneFilters, merged as docker does: into one shared set, again for the
+    # prompt and for each pruner (so later pruners may get more of them)
+    filters = list(v.filter)
+    if not v.force:
+        filters = prune_filters(cli, filters)
+        if not confirm(cli, confirmation(v, filters)):
+            return 0
     client = cli.client()
-    params = {"filters": query} if query else None
     total = 0
+
+    def query(extra: list[str]) -> str | None:
+        nonlocal filters
+        filters = prune_filters(cli, filters)
+        try:
+            return filters_query(filters + extra)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
 
     def step(path: str, p: Any, render: Any) -> None:
         nonlocal total
+        if p is None:
+            p = {"filters": query([])}
         report = client.post(path, p) or {}
         total += report.get("SpaceReclaimed") or 0
         cli.out.write(render(report))
         cli.out.flush()
 
-    step("/containers/prune", params, lambda r: _report("Deleted Containers", r.get("ContainersDeleted") or []))
-    step("/networks/prune", params, lambda r: _report("Deleted Networks", r.get("NetworksDeleted") or []))
+    step("/containers/prune", None, lambda r: _report("Deleted Containers", r.get("ContainersDeleted") or []))
+    step("/networks/prune", None, lambda r: _report("Deleted Networks", r.get("NetworksDeleted") or []))
     if v.volumes:
-        step("/volumes/prune", params, lambda r: _report("Deleted Volumes", r.get("VolumesDeleted") or []))
+        step("/volumes/prune", None, lambda r: _report("Deleted Volumes", r.get("VolumesDeleted") or []))
 
     def images(r: dict[str, Any]) -> str:
         lines = []
@@ -308,8 +318,8 @@ def _prune(cli: Cli, v: Values, args: list[str]) -> int:
                 lines.append(f"deleted: {item['Deleted']}")
         return _report("Deleted Images", lines)
 
-    step("/images/prune", {"filters": image_query}, images)
-    step("/build/prune", {"all": v.all or None, "filters": query or ""},  # docker sends filters= even empty
+    step("/images/prune", {"filters": query(["dangling=false" if v.all else "dangling=true"])}, images)
+    step("/build/prune", {"all": v.all or None, "filters": query([]) or ""},  # docker sends filters= even empty
          lambda r: _report("Deleted build cache objects", r.get("CachesDeleted") or []))
     cli.out.write(f"Total reclaimed space: {human_size(total)}\n")
     return 0
