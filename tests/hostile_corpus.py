@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 from dataclasses import dataclass
 
@@ -77,7 +78,28 @@ def corpus(marker: str) -> list[Case]:
         Case("setuid-file", _tar([_e("suid", data=b"#!/bin/sh\n", mode=0o4755)]), refused=False),
         Case("ten-thousand-deep", _tar([_e(deep + "/leaf", data=b"deep")]), refused=False),
         Case("claimed-huge-file", _claimed_huge(), refused=True),
+        Case("huge-sparse-file", _sparse_tar(), refused=False),
     ]
+
+
+_SPARSE: list[bytes] = []
+
+
+def _sparse_tar(size: int = 8 << 30) -> bytes:
+    """GNU tar's --sparse archive of an 8 GiB file that is one hole and 4 bytes (~10 kB):
+    unpacking it must stay sparse, not write 8 GiB."""
+    if not _SPARSE:
+        import subprocess
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "sparse"), "wb") as f:
+                f.truncate(size)
+                f.seek(size)
+                f.write(b"end\n")
+            _SPARSE.append(subprocess.run(["tar", "--sparse", "--format=gnu", "-C", d, "-cf", "-", "sparse"],
+                                          check=True, capture_output=True).stdout)
+    return _SPARSE[0]
 
 
 def _claimed_huge() -> bytes:

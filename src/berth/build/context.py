@@ -30,6 +30,7 @@ from typing import BinaryIO, Callable
 from isal import igzip
 
 from berth.errors import InvalidParameter
+from berth.fileio import write_stream
 from berth.images.layer_tar import PrefixedReader, clean_parts
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -270,14 +271,7 @@ class BuildContext:
                 self._writer.flush()
                 fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
                 try:
-                    while True:
-                        chunk = src.read(_CHUNK)
-                        if not chunk:
-                            break
-                        sha.update(chunk)
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fd, view):]
+                    write_stream(fd, src, info.size, on_chunk=sha.update)
                     os.fchmod(fd, mode)
                     os.utime(fd, ns=(int(info.mtime) * 10**9,) * 2)
                 finally:

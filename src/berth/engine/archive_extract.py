@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from berth.engine import rootfs_paths as rp
 from berth.errors import Forbidden, InvalidParameter, System
+from berth.fileio import write_stream
 from berth.images.layer_tar import clean_parts
 
 if TYPE_CHECKING:
@@ -211,13 +212,7 @@ class Extractor:
         try:
             src = tf.extractfile(m)
             if src is not None:
-                while True:
-                    chunk = src.read(_CHUNK)
-                    if not chunk:
-                        break
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view):]
+                write_stream(fd, src, m.size)
             os.fchown(fd, uid, gid)
             os.fchmod(fd, m.mode & 0o7777)
             self._xattrs(fd, m, follow=True)

@@ -26,7 +26,6 @@ import hashlib
 import logging
 import lzma
 import os
-from berth.snapshots.remove import remove_tree
 import stat
 import tarfile
 from collections import OrderedDict
@@ -39,6 +38,8 @@ import zstandard
 from isal import igzip
 
 from berth.errors import InvalidParameter, System
+from berth.fileio import write_stream
+from berth.snapshots.remove import remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class _StreamError(Exception):
 
 # --------------------------------------------------------------------------
 # input: decompression and hashing
+
 
 
 class PrefixedReader:
@@ -421,13 +423,7 @@ class _Applier:
             if m.size:
                 src = tf.extractfile(m)
                 assert src is not None
-                while True:
-                    chunk = src.read(_COPY_CHUNK)
-                    if not chunk:
-                        break
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view):]
+                write_stream(fd, src, m.size)  # zero runs become holes: sparse stays sparse
             os.fchown(fd, m.uid, m.gid)
             os.fchmod(fd, m.mode & 0o7777)
             self._xattrs(fd, m, follow=True)
