@@ -111,7 +111,9 @@ def test_spec_gets_a_user_namespace_and_mappings_that_validate(tmp_path):
     assert spec["linux"]["gidMappings"] == spec["linux"]["uidMappings"]
     plain = build_spec(SpecRequest(**base))
     assert "user" not in [ns["type"] for ns in plain["linux"]["namespaces"]] and "uidMappings" not in plain["linux"]
-    schema_dir = Path(__file__).resolve().parents[3] / "shared" / "specs" / "oci-runtime"
+    from tests.specs import SPECS_DIR
+
+    schema_dir = Path(SPECS_DIR) / "oci-runtime"
     jsonschema = pytest.importorskip("jsonschema")
     referencing = pytest.importorskip("referencing")
     if not schema_dir.is_dir():
