@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import tarfile
 
 import pytest
@@ -560,3 +561,21 @@ def test_cache_survives_a_daemon_restart_and_builder_prune_drops_it(sandbox, tmp
     assert reused.stdout.count(" ---> Using cache") == 2, reused.stdout
     cold = sandbox.berth("build", "-t", "durable", str(tmp_path))
     assert cold.returncode == 0 and "Using cache" not in cold.stdout
+
+
+def test_an_image_with_ninety_layers_builds_and_runs(sandbox, tmp_path):
+    """The overlay lowerdir string of 90 layers passes mount(2)'s one page: such chains
+    are mounted one lowerdir+ at a time (builder views and container rootfs)."""
+    ctx = tmp_path / "deep-layers"
+    ctx.mkdir()
+    (ctx / "f").write_text("x\n")
+    steps = "".join(f"COPY f /layer{i}\n" for i in range(90))
+    (ctx / "Dockerfile").write_text("FROM busybox\n" + steps)
+    res = subprocess.run(["docker", "build", "-q", "-t", "ninety-layers", str(ctx)], capture_output=True, text=True,
+                         env=dict(sandbox.env(), DOCKER_BUILDKIT="0"), timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = sandbox.docker("run", "--rm", "ninety-layers", "sh", "-c", "ls / | grep -c '^layer'")
+    assert (out.returncode, out.stdout.strip()) == (0, "90"), out.stderr
+    layers = sandbox.docker("image", "inspect", "-f", "{{len .RootFS.Layers}}", "ninety-layers").stdout.strip()
+    assert int(layers) == 91
+    assert sandbox.docker("rmi", "ninety-layers").returncode == 0

@@ -17,6 +17,7 @@ import shutil
 import stat
 
 from berth.snapshots import mount as m
+from berth.snapshots.idmap import MOUNT_DATA_MAX, mount_overlay_layers
 
 MS_RDONLY = 1
 MAX_LINKS = 40
@@ -38,7 +39,11 @@ class RootView:
         else:
             self._mountpoint = os.path.join(base_dir, "view-" + secrets.token_hex(6))
             os.makedirs(self._mountpoint)
-            m.mount("overlay", self._mountpoint, "overlay", MS_RDONLY, "lowerdir=" + ":".join(layer_dirs))
+            data = "lowerdir=" + ":".join(layer_dirs)
+            if len(data) > MOUNT_DATA_MAX:  # mount(2) takes one page: long chains go one layer at a time
+                mount_overlay_layers(layer_dirs, None, None, self._mountpoint)
+            else:
+                m.mount("overlay", self._mountpoint, "overlay", MS_RDONLY, data)
             self.path = self._mountpoint
 
     def close(self) -> None:

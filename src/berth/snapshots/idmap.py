@@ -124,9 +124,10 @@ FSCONFIG_CMD_CREATE = 6
 MOUNT_DATA_MAX = 4095
 
 
-def mount_overlay_layers(lowers: list[str], upper: str, work: str, target: str) -> None:
+def mount_overlay_layers(lowers: list[str], upper: str | None, work: str | None, target: str) -> None:
     """An overlay mount with one `lowerdir+` per layer (Linux 6.8+), for chains
-    whose lowerdir string would not fit in mount(2)'s one-page data."""
+    whose lowerdir string would not fit in mount(2)'s one-page data. Without an
+    upper directory the overlay is read-only."""
     fs = _check(_libc.syscall(SYS_FSOPEN, b"overlay", FSOPEN_CLOEXEC), "fsopen overlay")
     try:
         def put(key: str, value: str) -> None:
@@ -139,8 +140,9 @@ def mount_overlay_layers(lowers: list[str], upper: str, work: str, target: str) 
         except OSError as e:
             raise OSError(e.errno, f"{len(lowers)} image layers are too many for one overlay mount on this "
                                    f"kernel (lowerdir+ needs Linux 6.8): {e.strerror}") from None
-        put("upperdir", upper)
-        put("workdir", work)
+        if upper is not None and work is not None:
+            put("upperdir", upper)
+            put("workdir", work)
         _check(_libc.syscall(SYS_FSCONFIG, fs, FSCONFIG_CMD_CREATE, None, None, 0), "overlay create")
         mnt = _check(_libc.syscall(SYS_FSMOUNT, fs, FSMOUNT_CLOEXEC, 0), "fsmount overlay")
         try:

@@ -119,7 +119,7 @@ class OverlaySnapshotter:
             os.makedirs(empty, exist_ok=True)
             lowers = [empty]
         data = f"lowerdir={':'.join(lowers)},upperdir={base}/upper,workdir={base}/work"
-        if idmap is not None and len(data) > MOUNT_DATA_MAX:
+        if len(data) > MOUNT_DATA_MAX:  # long chains (80+ layers): one lowerdir+ per layer
             from berth.snapshots.idmap import mount_overlay_layers
 
             mount_overlay_layers(lowers, f"{base}/upper", f"{base}/work", merged)
