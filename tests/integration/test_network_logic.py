@@ -105,3 +105,11 @@ def test_link_env_and_hosts():
                       [("172.17.0.3", ["alias", "abc", "web"])], "172.17.0.1")
     assert text.splitlines()[-4:] == ["172.17.0.1\tgw", "10.0.0.9\tdb", "172.17.0.3\talias abc web",
                                       "172.17.0.4\tbox.ex.org box"]
+
+
+def test_name_filters_are_regular_expressions_as_dockers():
+    from berth.engine.filters import name_matches
+
+    assert name_matches("^app$", "app") and not name_matches("^app$", "appnet")
+    assert name_matches("net", "appnet")
+    assert not name_matches("([", "anything")  # an invalid expression matches nothing

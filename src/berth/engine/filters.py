@@ -13,6 +13,15 @@ if TYPE_CHECKING:
     from berth.engine.containers import ContainerService
     from berth.engine.model import Container
 
+def name_matches(pattern: str, name: str) -> bool:
+    """docker's filters.Match: the value is a regular expression searched in the name
+    (an invalid one matches nothing)."""
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return False
+
+
 CONTAINER_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "since",
                      "health", "isolation", "network", "publish", "expose", "volume", "is-task"}
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")

@@ -11,6 +11,7 @@ import asyncio
 import os
 import secrets
 
+from berth.engine.filters import name_matches
 from berth.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from berth.network import etc_files, ipam
 from berth.network.docs import PREDEFINED, bridge_name, network_doc
@@ -94,7 +95,7 @@ class NetworkAdmin:
             return False
         if f.get("id") and not any(doc["Id"].startswith(v) for v in f["id"]):
             return False
-        if f.get("name") and not any(v in doc["Name"] for v in f["name"]):
+        if f.get("name") and not any(name_matches(v, doc["Name"]) for v in f["name"]):
             return False
         if f.get("scope") and "local" not in f["scope"]:
             return False

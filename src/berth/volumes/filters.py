@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from berth.engine.filters import name_matches
 from berth.errors import InvalidParameter
 from berth.volumes.store import Volume
 
@@ -48,7 +49,7 @@ def volume_matches(vol: Volume, filters: dict[str, list[str]], refs: int, prune:
         return False
     if prune:
         return True
-    if "name" in filters and not any(v in vol.name for v in filters["name"]):
+    if "name" in filters and not any(name_matches(v, vol.name) for v in filters["name"]):
         return False
     if "driver" in filters and vol.driver not in filters["driver"]:
         return False
