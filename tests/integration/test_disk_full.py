@@ -37,7 +37,7 @@ def test_full_disk_fails_clearly_and_recovers(small_disk, tmp_path):
     sb = small_disk
     d = sb.docker
     # commit: the container's 100 MB cannot be copied into a layer.
-    res = d("run", "--name", "filler", "busybox", "sh", "-c", "head -c 100000000 /dev/zero > /big")
+    res = d("run", "--name", "filler", "busybox", "sh", "-c", "yes abcdefghijklmnop | head -c 100000000 > /big")
     assert res.returncode == 0, res.stderr
     res = d("commit", "filler", "big:1")
     assert res.returncode == 1
@@ -47,7 +47,7 @@ def test_full_disk_fails_clearly_and_recovers(small_disk, tmp_path):
     # build: a RUN that writes more than is left.
     ctx = tmp_path / "ctx"
     ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox\nRUN head -c 35000000 /dev/zero > /more\n")
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN yes abcdefghijklmnop | head -c 35000000 > /more\n")
     env = dict(sb.env(), DOCKER_BUILDKIT="0")
     res = subprocess.run(["docker", "build", "-t", "big:2", str(ctx)], capture_output=True, text=True,
                          env=env, timeout=300)
