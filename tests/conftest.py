@@ -67,3 +67,18 @@ def fresh_sandbox(busybox_tar):
         yield sb
     finally:
         sb.close()
+
+
+@pytest.fixture(scope="module")
+def small_disk(busybox_tar):
+    """A daemon whose data root is a 160 MiB tmpfs (mounted in the sandbox's own mount
+    namespace), with busybox imported: for the disk-full tests."""
+    sb = Sandbox()
+    try:
+        os.makedirs(sb.data_root, exist_ok=True)
+        sb.nsenter(["mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", sb.data_root], check=True)
+        sb.start_daemon()
+        sb.import_busybox(busybox_tar)
+        yield sb
+    finally:
+        sb.close()

@@ -262,3 +262,9 @@ def _dechunk(data: bytes) -> bytes:
         out += rest[:size]
         data = rest[size + 2:]
     return out
+
+
+def free_mib(sandbox: Sandbox) -> int:
+    """Free MiB on the data root as the sandbox sees it (a tmpfs there is invisible outside)."""
+    out = sandbox.nsenter(["df", "-m", "--output=avail", sandbox.data_root], check=True).stdout.split()
+    return int(out[-1])

@@ -4,33 +4,14 @@ logging fail or degrade with docker's "no space left on device", `rm -f` still w
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
 import pytest
 
-from tests.harness import Sandbox
+from tests.harness import free_mib
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat]
-
-
-@pytest.fixture(scope="module")
-def small_disk(busybox_tar):
-    sb = Sandbox()
-    try:
-        os.makedirs(sb.data_root, exist_ok=True)
-        sb.nsenter(["mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", sb.data_root], check=True)
-        sb.start_daemon()
-        sb.import_busybox(busybox_tar)
-        yield sb
-    finally:
-        sb.close()
-
-
-def _free_mib(sb: Sandbox) -> int:
-    out = sb.nsenter(["df", "-m", "--output=avail", sb.data_root], check=True).stdout.split()
-    return int(out[-1])
 
 
 def test_full_disk_fails_clearly_and_recovers(small_disk, tmp_path):
@@ -59,7 +40,7 @@ def test_full_disk_fails_clearly_and_recovers(small_disk, tmp_path):
             "while true; do echo 0123456789012345678901234567890123456789012345678901234567890123456789; done")
     assert res.returncode == 0, res.stderr
     deadline = time.monotonic() + 60
-    while _free_mib(sb) > 1:
+    while free_mib(sb) > 1:
         assert time.monotonic() < deadline, "the disk never filled"
         time.sleep(0.5)
     assert d("inspect", "-f", "{{.State.Running}}", "chatty").stdout.strip() == "true"
@@ -67,7 +48,7 @@ def test_full_disk_fails_clearly_and_recovers(small_disk, tmp_path):
     # The way out: removing things works on a full disk.
     res = d("rm", "-f", "chatty", "filler")
     assert res.returncode == 0, res.stderr
-    assert _free_mib(sb) > 100
+    assert free_mib(sb) > 100
 
     # Nothing corrupt: the image still runs, new containers, commits and logs work.
     res = d("run", "--rm", "busybox", "echo", "alive")

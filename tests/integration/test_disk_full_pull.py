@@ -16,7 +16,7 @@ import pytest
 from isal import igzip
 from test_pull_push_util import push_gzip_layers, start_berth_registry
 
-from tests.harness import Sandbox
+from tests.harness import Sandbox, free_mib
 
 pytestmark = [pytest.mark.integration, pytest.mark.compat,
               pytest.mark.skipif(not os.path.exists("/usr/local/bin/docker"), reason="docker CLI not installed")]
@@ -33,24 +33,6 @@ def _random_tar(name: str, size: int, seed: int) -> bytes:
         info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
         tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-@pytest.fixture(scope="module")
-def small_disk(busybox_tar):
-    sb = Sandbox()
-    try:
-        os.makedirs(sb.data_root, exist_ok=True)
-        sb.nsenter(["mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", sb.data_root], check=True)
-        sb.start_daemon()
-        sb.import_busybox(busybox_tar)
-        yield sb
-    finally:
-        sb.close()
-
-
-def _free_mib(sb: Sandbox) -> int:
-    out = sb.nsenter(["df", "-m", "--output=avail", sb.data_root], check=True).stdout.split()
-    return int(out[-1])
 
 
 def _ls(sb: Sandbox, *parts: str) -> list[str]:
@@ -89,7 +71,7 @@ def test_pull_onto_a_full_disk_fails_clearly_and_recovers(small_disk, busybox_ta
                          capture_output=True, timeout=120)
     assert res.returncode == 0, res.stderr
     del filler
-    assert _free_mib(sb) < 72, _free_mib(sb)
+    assert free_mib(sb) < 72, free_mib(sb)
 
     layers_before = _ls(sb, "overlay", "layers")
     res = d("pull", f"{REG}/team/big:1")
