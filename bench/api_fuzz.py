@@ -16,22 +16,18 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path[:0] = [ROOT, os.path.join(ROOT, "src")]
 
 from tests.fuzz.api_fuzz import run  # noqa: E402
-from tests.harness import Sandbox  # noqa: E402
+from tests.harness import Sandbox, make_busybox_tar  # noqa: E402
 from tests.specs import SPECS_DIR  # noqa: E402
 
 
 def main() -> int:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    from berth.images.bootstrap import write_rootfs_tar
 
     sb = Sandbox()
     try:
         sb.start_daemon()
-        tar = os.path.join(sb.dir, "busybox.tar")
-        with open(tar, "wb") as f:
-            write_rootfs_tar("busybox", f, lambda _line: None)
-        sb.import_busybox(tar)
+        sb.import_busybox(make_busybox_tar(sb.dir))
         sb.docker("run", "-d", "--name", "fuzz-target", "busybox", "sleep", "3600")
         report = run(os.path.join(SPECS_DIR, "engine-api", "v1.45.yaml"), sb.sock, total=total, seed=seed)
         tracebacks = sb.log_text().count("Traceback")

@@ -24,20 +24,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
 from engine_bench import berth_wrapper, run_workloads  # noqa: E402
-from harness import Sandbox  # noqa: E402
+from harness import Sandbox, make_busybox_tar  # noqa: E402
 
 # docker 20.10's legacy builder on this machine kind (anchors.md) and the issue's targets, seconds
 DOCKER = {"build_cold": 1.39, "build_cached": 0.29, "build_one_file_changed": 1.32}
 TARGET = {"build_cold": 1.4, "build_cached": 0.15, "build_one_file_changed": 1.3}
-
-
-def busybox_tar(workdir: str) -> str:
-    from berth.images.bootstrap import write_rootfs_tar
-
-    path = os.path.join(workdir, "busybox.tar")
-    with open(path, "wb") as f:
-        write_rootfs_tar("busybox", f, lambda _line: None)
-    return path
 
 
 def main() -> int:
@@ -46,7 +37,7 @@ def main() -> int:
     ap.add_argument("--clients", default="berth docker")
     opts = ap.parse_args()
     work = tempfile.mkdtemp(prefix="buildbench-")
-    tar = busybox_tar(work)
+    tar = make_busybox_tar(work)
     sb = Sandbox()
     try:
         sb.start_daemon()

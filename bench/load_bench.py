@@ -12,21 +12,17 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path[:0] = [ROOT, os.path.join(ROOT, "src")]
 
-from tests.harness import Sandbox  # noqa: E402
+from tests.harness import Sandbox, make_busybox_tar  # noqa: E402
 from tests.load import load_round  # noqa: E402
 
 
 def main() -> int:
     rounds, runs, requests = (int(a) for a in (sys.argv[1:] + ["3", "50", "500"][len(sys.argv) - 1:])[:3])
-    from berth.images.bootstrap import write_rootfs_tar
 
     sb = Sandbox()
     try:
         sb.start_daemon()
-        tar = os.path.join(sb.dir, "busybox.tar")
-        with open(tar, "wb") as f:
-            write_rootfs_tar("busybox", f, lambda _line: None)
-        sb.import_busybox(tar)
+        sb.import_busybox(make_busybox_tar(sb.dir))
         ids = [sb.docker("run", "-d", "busybox", "sh", "-c", "seq 1 500; sleep 3600").stdout.strip() for _ in range(5)]
         failed = 0
         for n in range(rounds):

@@ -29,18 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
-from harness import Sandbox, api  # noqa: E402
-
-
-def _busybox_tar(workdir: str) -> str:
-    if os.environ.get("BERTH_TEST_BUSYBOX_TAR"):
-        return os.environ["BERTH_TEST_BUSYBOX_TAR"]
-    from berth.images.bootstrap import write_rootfs_tar
-
-    path = os.path.join(workdir, "busybox.tar")
-    with open(path, "wb") as f:
-        write_rootfs_tar("busybox", f, lambda _line: None)
-    return path
+from harness import Sandbox, api, make_busybox_tar  # noqa: E402
 
 
 def _cycle(sb: Sandbox, mode: str) -> float:
@@ -107,7 +96,7 @@ def main() -> None:
     sb = Sandbox()
     try:
         sb.start_daemon("--log-level", "info")
-        sb.import_busybox(_busybox_tar(sb.dir))
+        sb.import_busybox(make_busybox_tar(sb.dir))
         if args.only in (None, "run"):
             bench_run(sb, args.runs)
         if args.only in (None, "http"):

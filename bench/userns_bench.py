@@ -27,18 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
-from harness import Sandbox, api
-
-
-def _busybox_tar(workdir: str) -> str:
-    if os.environ.get("BERTH_TEST_BUSYBOX_TAR"):
-        return os.environ["BERTH_TEST_BUSYBOX_TAR"]
-    from berth.images.bootstrap import write_rootfs_tar
-
-    path = os.path.join(workdir, "busybox.tar")
-    with open(path, "wb") as f:
-        write_rootfs_tar("busybox", f, lambda _line: None)
-    return path
+from harness import Sandbox, api, make_busybox_tar
 
 
 def _api_cycle(sb: Sandbox, userns: str, image: str = "busybox") -> float:
@@ -99,7 +88,7 @@ def main() -> int:
         subprocess.run(["cp", "-a", "/etc", etc], check=True)
         sb.nsenter(["mount", "--bind", etc, "/etc"], check=True)
         sb.start_daemon("--userns-remap", "default", "--log-level", "warn")
-        sb.import_busybox(_busybox_tar(sb.dir))
+        sb.import_busybox(make_busybox_tar(sb.dir))
         for _ in range(3):  # warm up: the zygote, the userns fd, page cache
             _api_cycle(sb, "")
             _api_cycle(sb, "host")

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -28,20 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
-from harness import Sandbox, api  # noqa: E402
-
-BUSYBOX_TAR = os.environ.get("BERTH_TEST_BUSYBOX_TAR")
-
-
-def _busybox_tar(workdir: str) -> str:
-    if BUSYBOX_TAR:
-        return BUSYBOX_TAR
-    from berth.images.bootstrap import write_rootfs_tar
-
-    path = os.path.join(workdir, "busybox.tar")
-    with open(path, "wb") as f:
-        write_rootfs_tar("busybox", f, lambda _line: None)
-    return path
+from harness import Sandbox, api, make_busybox_tar  # noqa: E402
 
 
 def _api_cycle(sb: Sandbox, binds: list[str] | None) -> float:
@@ -138,7 +124,7 @@ def main() -> int:
     sb = Sandbox()
     try:
         sb.start_daemon()
-        sb.import_busybox(_busybox_tar(sb.dir))
+        sb.import_busybox(make_busybox_tar(sb.dir))
         if "mount" in args.only:
             r = mount_overhead(sb, args.runs)
             print(f"run --rm true, API cycle: plain {r['api_plain_ms']:.1f} ms, with a named volume "

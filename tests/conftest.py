@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Sandbox  # noqa: E402
+from harness import Sandbox, make_busybox_tar  # noqa: E402
 
 
 def _can_sandbox() -> str | None:
@@ -35,14 +35,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def busybox_tar(tmp_path_factory) -> str:
     """Made once per run with the bootstrap code (BERTH_TEST_BUSYBOX_TAR names a ready one)."""
-    if os.environ.get("BERTH_TEST_BUSYBOX_TAR"):
-        return os.environ["BERTH_TEST_BUSYBOX_TAR"]
-    from berth.images.bootstrap import write_rootfs_tar
-
-    path = str(tmp_path_factory.mktemp("bootstrap") / "busybox.tar")
-    with open(path, "wb") as f:
-        write_rootfs_tar("busybox", f, lambda _line: None)
-    return path
+    return make_busybox_tar(str(tmp_path_factory.mktemp("bootstrap")))
 
 
 @pytest.fixture(scope="module")

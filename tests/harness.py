@@ -268,3 +268,16 @@ def free_mib(sandbox: Sandbox) -> int:
     """Free MiB on the data root as the sandbox sees it (a tmpfs there is invisible outside)."""
     out = sandbox.nsenter(["df", "-m", "--output=avail", sandbox.data_root], check=True).stdout.split()
     return int(out[-1])
+
+
+def make_busybox_tar(workdir: str) -> str:
+    """busybox's rootfs tar, made with the bootstrap code in `workdir` (or the ready one
+    BERTH_TEST_BUSYBOX_TAR names): the image every test and bench imports."""
+    if os.environ.get("BERTH_TEST_BUSYBOX_TAR"):
+        return os.environ["BERTH_TEST_BUSYBOX_TAR"]
+    from berth.images.bootstrap import write_rootfs_tar
+
+    path = os.path.join(workdir, "busybox.tar")
+    with open(path, "wb") as f:
+        write_rootfs_tar("busybox", f, lambda _line: None)
+    return path
